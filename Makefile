@@ -1,0 +1,34 @@
+# `make demo`: set up .venv and run the main job at quick scale on built-in data.
+# `make test`: set up .venv and run the test suite (what CI runs).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Torch is pinned to the CPU wheel that lies on disk (a plain `torch` would pull a CUDA build).
+# The stamp makes a second run skip what is installed; it is redone when pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q "torch==2.13.0"
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/smoothscope run nonsmoothness --scale quick --out runs/demo
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_signals.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

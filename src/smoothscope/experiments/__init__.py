@@ -1,0 +1,20 @@
+"""Experiments: one module per group of paper figures, registered by name."""
+
+from . import nonsmoothness as _nonsmoothness  # noqa: F401  (registers the experiment)
+from ._base import SCALES as SCALES
+from ._base import ExperimentConfig as ExperimentConfig
+from ._base import ExperimentSpec as ExperimentSpec
+from ._base import available_experiments as available_experiments
+from ._base import get_experiment as get_experiment
+from ._base import register_experiment as register_experiment
+from ._base import run_experiment as run_experiment
+
+__all__ = [
+    "SCALES",
+    "ExperimentConfig",
+    "ExperimentSpec",
+    "available_experiments",
+    "get_experiment",
+    "register_experiment",
+    "run_experiment",
+]
