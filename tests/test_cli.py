@@ -27,6 +27,9 @@ def test_list(capsys):
         (["run", "nonsmoothness", "--set", "colour=1"], "KEY one of"),
         (["run", "nonsmoothness", "--set", "frames=2"], "frames: expected at least 3"),
         (["frobnicate"], "frobnicate"),
+        (["run", "nonsmoothness", "--executor", "kubernetes"], "kubernetes"),
+        (["run", "nonsmoothness", "--jobs", "0"], "0"),
+        (["run", "nonsmoothness", "--executor", "process", "--address", "tcp://h:1"], "address"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code_2(argv, message, capsys):

@@ -1,72 +1,176 @@
-"""Cells: deterministic ids, atomic results, resume without recomputation, failures reported."""
+"""Cells and executors: deterministic ids, atomic results, resume (also after a kill), failures
+reported with their config, bit-identical results in-process, in a process pool, on a Dask
+LocalCluster and through submitit's local executor."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-import numpy as np
 import pytest
+import torch
 
-from smoothscope.sweep import Cell, CellContext, SweepError, run_cells
+from smoothscope import SmoothscopeError
+from smoothscope.experiments.nonsmoothness import NonsmoothnessConfig, plan
+from smoothscope.sweep import Cell, ExecutorSpec, SweepError, open_executor, run_cells
 
-CALLS: list[int] = []
-
-
-def square_cell(config, ctx: CellContext):
-    CALLS.append(config["x"])
-    if config["x"] < 0:
-        raise RuntimeError("negative input")
-    np.save(ctx.out / "value.npy", np.array([config["x"] ** 2]))
-    return {"square": config["x"] ** 2}
+HERE = Path(__file__).parent
+SQUARE, READER = "_sweep_cells:square", "_sweep_cells:reader"
 
 
-def reader_cell(config, ctx: CellContext):
-    return {"read": int(np.load(ctx.path_of(config["source"]) / "value.npy")[0])}
+@pytest.fixture(autouse=True)
+def _importable_cells(monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
 
 
-FN = f"{__name__}:square_cell"
+def _log(path: Path) -> list[int]:
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
 
 
-def test_ids_are_deterministic_and_depend_on_config():
-    assert Cell(FN, {"x": 1}).id == Cell(FN, {"x": 1}, label="other label").id
-    assert Cell(FN, {"x": 1}).id != Cell(FN, {"x": 2}).id
-    assert Cell(FN, {"a": 1, "b": 2}).id == Cell(FN, {"b": 2, "a": 1}).id
+def test_ids_are_deterministic_and_depend_on_config_and_threads():
+    assert Cell(SQUARE, {"x": 1}).id == Cell(SQUARE, {"x": 1}, label="other label").id
+    assert Cell(SQUARE, {"x": 1}).id != Cell(SQUARE, {"x": 2}).id
+    assert Cell(SQUARE, {"a": 1, "b": 2}).id == Cell(SQUARE, {"b": 2, "a": 1}).id
+    assert Cell(SQUARE, {"x": 1}).id != Cell(SQUARE, {"x": 1}, threads=2).id
 
 
 def test_run_resume_and_dependencies(tmp_path: Path):
-    CALLS.clear()
-    cells = [Cell(FN, {"x": x}) for x in (1, 2, 3)]
-    out = run_cells(cells, tmp_path, progress=False)
+    log = tmp_path / "log"
+    cells = [Cell(SQUARE, {"x": x, "log": str(log)}) for x in (1, 2, 3)]
+    out = run_cells(cells, tmp_path / "root", progress=False)
     assert [out[c.id]["square"] for c in cells] == [1, 4, 9]
-    assert CALLS == [1, 2, 3]
-    record = json.loads((tmp_path / cells[1].id / "result.json").read_text())
-    assert record["config"] == {"x": 2} and record["summary"] == {"square": 4}
+    assert _log(log) == [1, 2, 3]
+    record = json.loads((tmp_path / "root" / cells[1].id / "result.json").read_text())
+    assert record["config"]["x"] == 2 and record["summary"] == {"square": 4}
     # a rerun with one more cell computes only the new one
-    CALLS.clear()
-    more = [*cells, Cell(FN, {"x": 4})]
-    run_cells(more, tmp_path, progress=False)
-    assert CALLS == [4]
-    reader = Cell(f"{__name__}:reader_cell", {"source": cells[2].id})
-    assert run_cells([reader], tmp_path, progress=False)[reader.id] == {"read": 9}
-    assert not list(tmp_path.glob(".*tmp*"))  # no temporary folder is left behind
+    run_cells([*cells, Cell(SQUARE, {"x": 4, "log": str(log)})], tmp_path / "root", progress=False)
+    assert _log(log) == [1, 2, 3, 4]
+    read = Cell(READER, {"source": cells[2].id})
+    assert run_cells([read], tmp_path / "root", progress=False)[read.id] == {"read": 9}
+    assert not list((tmp_path / "root").glob(".*tmp*"))  # no temporary folder is left behind
 
 
-def test_failed_cells_are_reported_and_the_others_finish(tmp_path: Path):
-    CALLS.clear()
-    cells = [Cell(FN, {"x": 1}), Cell(FN, {"x": -1}, label="bad"), Cell(FN, {"x": 3})]
-    with pytest.raises(SweepError, match="bad") as info:
+def test_failed_cells_are_reported_with_config_and_the_others_finish(tmp_path: Path):
+    log = tmp_path / "log"
+    cells = [Cell(SQUARE, {"x": x, "log": str(log)}, label=f"x={x}") for x in (1, -1, 3)]
+    with pytest.raises(SweepError, match=r"x=-1 with config .*\"x\": -1.*negative input") as info:
         run_cells(cells, tmp_path, progress=False)
-    assert CALLS == [1, -1, 3]
-    assert len(info.value.failures) == 1 and "negative input" in info.value.failures[0].error
+    assert sorted(_log(log)) == [-1, 1, 3]
+    assert len(info.value.failures) == 1 and info.value.failures[0].cell == cells[1]
     assert (tmp_path / cells[2].id / "result.json").exists()
     assert not (tmp_path / cells[1].id).exists()
-    CALLS.clear()
     with pytest.raises(SweepError):
         run_cells(cells, tmp_path, progress=False)
-    assert CALLS == [-1]  # only the failed cell is retried
+    assert sorted(_log(log)) == [-1, -1, 1, 3]  # only the failed cell is retried
 
 
 def test_unknown_function_is_a_clear_failure(tmp_path: Path):
     with pytest.raises(SweepError, match="module:function"):
         run_cells([Cell("no.such.module:fn", {})], tmp_path, progress=False)
+
+
+def test_killed_sweep_resumes_with_only_the_unfinished_cells(tmp_path: Path):
+    root, log = tmp_path / "root", tmp_path / "log"
+    script = (
+        "import sys; from smoothscope.sweep import Cell, run_cells\n"
+        f"cells = [Cell({SQUARE!r}, {{'x': x, 'log': {str(log)!r}, 'sleep': 0.4}}) "
+        "for x in range(8)]\n"
+        f"run_cells(cells, {str(root)!r}, progress=False)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while len(list(root.glob("*/result.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {json.loads(p.read_text())["config"]["x"] for p in root.glob("*/result.json")}
+    assert 3 <= len(finished) < 8
+    started = _log(log)
+    cells = [Cell(SQUARE, {"x": x, "log": str(log), "sleep": 0.4}) for x in range(8)]
+    out = run_cells(cells, root, progress=False)
+    assert [out[c.id]["square"] for c in cells] == [x * x for x in range(8)]
+    recomputed = _log(log)[len(started) :]
+    assert sorted(recomputed) == sorted(set(range(8)) - finished)
+
+
+def _tiny_training_cells() -> list[Cell]:
+    config = NonsmoothnessConfig.preset(
+        "quick",
+        datasets=("ellipsoid",),
+        n_models=2,
+        ellipsoid_train=64,
+        ellipsoid_val=16,
+        epochs=2,
+        batch_size=16,
+        threads_per_cell=1,
+    )
+    return plan(config)[0][0]  # 4 independent training cells of the real experiment
+
+
+EXECUTOR_SPECS = {
+    "process": ExecutorSpec("process", jobs=2),
+    "dask": ExecutorSpec("dask", jobs=2),
+    "slurm-local": ExecutorSpec("slurm", slurm_cluster="local", slurm_time=5),
+}
+
+
+@pytest.fixture(scope="module")
+def inprocess_reference(tmp_path_factory) -> tuple[list[Cell], dict[str, bytes]]:
+    cells = _tiny_training_cells()
+    root = tmp_path_factory.mktemp("inprocess")
+    run_cells(cells, root, progress=False)
+    return cells, {c.id: (root / c.id / "model.pt").read_bytes() for c in cells}
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize("name", list(EXECUTOR_SPECS))
+def test_executors_give_bit_identical_results(name, inprocess_reference, tmp_path: Path):
+    cells, reference = inprocess_reference
+    root = tmp_path / "root"
+    with open_executor(EXECUTOR_SPECS[name], log_folder=tmp_path / "logs") as executor:
+        summaries = run_cells(cells, root, executor=executor, progress=False)
+    assert set(summaries) == {c.id for c in cells}
+    for cell in cells:
+        ours = _weights(root / cell.id / "model.pt")
+        theirs = torch.load(io.BytesIO(reference[cell.id]), weights_only=True)
+        assert ours.keys() == theirs.keys()
+        for key in ours:
+            assert torch.equal(ours[key], theirs[key]), (name, cell.label, key)
+
+
+@pytest.mark.parametrize("name", ["process", "dask"])
+def test_failures_cross_process_boundaries(name, tmp_path: Path):
+    log = tmp_path / "log"
+    cells = [Cell(SQUARE, {"x": x, "log": str(log)}, label=f"x={x}") for x in (2, -5)]
+    with open_executor(EXECUTOR_SPECS[name]) as executor:
+        with pytest.raises(SweepError, match="negative input") as info:
+            run_cells(cells, tmp_path / "root", executor=executor, progress=False)
+    assert [f.cell.config["x"] for f in info.value.failures] == [-5]
+    assert (tmp_path / "root" / cells[0].id / "result.json").exists()
+
+
+def test_executor_spec_errors():
+    with pytest.raises(SmoothscopeError, match="executor: expected one of"):
+        ExecutorSpec("kubernetes")
+    with pytest.raises(SmoothscopeError, match="jobs"):
+        ExecutorSpec("process", jobs=0)
+    with pytest.raises(SmoothscopeError, match="address: only used by the dask"):
+        ExecutorSpec("process", address="tcp://127.0.0.1:1")
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr("smoothscope.sweep.DASK_CONNECT_TIMEOUT", "1s")
+    spec = ExecutorSpec("dask", address="tcp://127.0.0.1:9")
+    with pytest.raises(SmoothscopeError, match="reachable Dask scheduler"):
+        with open_executor(spec):
+            pass

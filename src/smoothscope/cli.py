@@ -5,6 +5,7 @@ Bad input is reported on one line (``smoothscope: error: ...``) with exit code 2
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import click
 
 from ._errors import SmoothscopeError
 from .experiments import SCALES, available_experiments, get_experiment, run_experiment
+from .sweep import EXECUTORS, ExecutorSpec
 
 __all__ = ["claims_table", "main"]
 
@@ -101,6 +103,45 @@ def list_experiments() -> None:
     help="Folder of MNIST IDX files for the digits data (default: scikit-learn digits).",
 )
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="process",
+    show_default=True,
+    help="Where cells run: this process, a local process pool, a Dask cluster, SLURM.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Workers of the process pool or of a local Dask cluster [default: CPU count].",
+)
+@click.option(
+    "--address",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Dask scheduler address (default: start a local cluster).",
+)
+@click.option("--slurm-partition", default=None, help="SLURM partition.")
+@click.option(
+    "--slurm-time",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="SLURM time limit per cell, in minutes.",
+)
+@click.option(
+    "--slurm-gpus", type=click.IntRange(min=0), default=0, show_default=True, help="GPUs per cell."
+)
+@click.option(
+    "--slurm-cpus", type=click.IntRange(min=1), default=1, show_default=True, help="CPUs per cell."
+)
+@click.option(
+    "--slurm-cluster",
+    default=None,
+    hidden=True,
+    help="submitit cluster: 'local' or 'debug' run the SLURM code path without SLURM.",
+)
 def run_command(
     experiment: str,
     scale: str,
@@ -109,16 +150,44 @@ def run_command(
     options: tuple[str, ...],
     mnist: str | None,
     no_progress: bool,
+    executor: str,
+    jobs: int | None,
+    address: str | None,
+    slurm_partition: str | None,
+    slurm_time: int,
+    slurm_gpus: int,
+    slurm_cpus: int,
+    slurm_cluster: str | None,
 ) -> None:
-    """Run EXPERIMENT and print its claims."""
+    """Run EXPERIMENT and print its claims.
+
+    Cells (trainings, evaluations) run through --executor; a rerun with the same --out resumes
+    whatever executor it uses, and retries only the cells that failed or did not finish.
+    """
     spec = get_experiment(experiment)
     overrides = dict(spec.config.parse_option(o) for o in options)
     if mnist is not None:
         if "mnist_path" not in {f for f in spec.config.__dataclass_fields__}:
             raise SmoothscopeError(f"--mnist: experiment {experiment!r} uses no digits")
         overrides["mnist_path"] = mnist
+    where = ExecutorSpec(
+        kind=executor,
+        jobs=jobs or os.cpu_count() or 1,
+        address=address,
+        slurm_partition=slurm_partition,
+        slurm_time=slurm_time,
+        slurm_gpus=slurm_gpus,
+        slurm_cpus=slurm_cpus,
+        slurm_cluster=slurm_cluster,
+    )
     results = run_experiment(
-        experiment, scale=scale, seed=seed, out=out, options=overrides, progress=not no_progress
+        experiment,
+        scale=scale,
+        seed=seed,
+        out=out,
+        options=overrides,
+        progress=not no_progress,
+        executor=where,
     )
     click.echo(claims_table(results["claims"]))
     click.echo(

@@ -106,11 +106,12 @@ def test_an_existing_run_with_another_config_is_not_clobbered(tiny_run):
 
 def test_same_seed_same_cells_and_data():
     config = NonsmoothnessConfig.preset("quick", **TINY)
-    cells_a, _ = plan(config)
-    cells_b, _ = plan(NonsmoothnessConfig.preset("quick", **TINY))
-    assert [c.id for c in cells_a] == [c.id for c in cells_b]
-    other, _ = plan(NonsmoothnessConfig.preset("quick", seed=1, **TINY))
-    assert not {c.id for c in cells_a} & {c.id for c in other}
+    ids = [[c.id for c in stage] for stage in plan(config)[0]]
+    assert ids == [
+        [c.id for c in stage] for stage in plan(NonsmoothnessConfig.preset("quick", **TINY))[0]
+    ]
+    other = plan(NonsmoothnessConfig.preset("quick", seed=1, **TINY))[0]
+    assert not {i for stage in ids for i in stage} & {c.id for stage in other for c in stage}
     for ds in ("ellipsoid", "digits"):
         spec = _data_spec(config, ds)
         assert torch.equal(smooth_test_videos(spec), smooth_test_videos(spec))
@@ -146,8 +147,9 @@ def test_same_seed_gives_the_same_numbers(tiny_run, tmp_path):
     _, results = tiny_run
     again = run_experiment("nonsmoothness", out=tmp_path / "again", options=TINY, progress=False)
     assert again["claims"] == results["claims"]
-    assert again["measurements"]["digits"]["median_ave_nonsmooth"] == (
-        results["measurements"]["digits"]["median_ave_nonsmooth"]
+    assert (
+        again["measurements"]["digits"]["median_ave_nonsmooth"]
+        == (results["measurements"]["digits"]["median_ave_nonsmooth"])
     )
 
 
@@ -161,3 +163,26 @@ def test_quick_scale_digits_reproduce_the_papers_direction(tmp_path):
     assert verdicts["A.digits.ratio_relu_vs_softplus"] == "reproduced"
     assert verdicts["A.digits.peak_share_difference"] == "reproduced"
     assert verdicts["A.digits.input_zero"] == "reproduced"
+
+
+def test_cli_process_pool_gives_the_same_claims_as_in_process(tiny_run, tmp_path, capsys):
+    from smoothscope.cli import main
+
+    _, results = tiny_run
+    argv = [
+        "run",
+        "nonsmoothness",
+        "--out",
+        str(tmp_path / "pool"),
+        "--executor",
+        "process",
+        "--jobs",
+        "2",
+        "--no-progress",
+    ]
+    for key, value in TINY.items():
+        argv += ["--set", f"{key}={value}"]
+    assert main(argv) == 0
+    assert "A.digits.input_zero" in capsys.readouterr().out
+    pooled = json.loads((tmp_path / "pool" / "results.json").read_text())
+    assert pooled["claims"] == results["claims"]

@@ -18,6 +18,7 @@ import torch
 from .._errors import SmoothscopeError
 from .._io import load_json, save_json
 from ..results import Claim
+from ..sweep import ExecutorSpec, open_executor
 
 __all__ = [
     "SCALES",
@@ -38,9 +39,24 @@ class ExperimentConfig:
 
     Subclasses declare their fields with the paper-scale defaults and list in ``QUICK`` the
     fields that the quick scale changes.
+
+    Attributes:
+        seed: the run's seed; every cell derives its own from it.
+        threads_per_cell: intra-op threads of each cell. On CPU the bits of a result depend on
+            it (not on the executor or the number of workers), so it is part of the config.
     """
 
     seed: int = 0
+    threads_per_cell: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise SmoothscopeError(f"seed: expected a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.threads_per_cell, int) or self.threads_per_cell < 1:
+            raise SmoothscopeError(
+                f"threads_per_cell: expected a positive integer, got {self.threads_per_cell!r}"
+            )
+
     QUICK: ClassVar[Mapping[str, Any]] = {}
 
     @classmethod
@@ -128,8 +144,9 @@ class ExperimentSpec:
         name: CLI name.
         description: one line for ``smoothscope list``.
         config: the config class.
-        run: ``run(config, run_dir, progress=...) -> {"claims": [Claim], "measurements": {...}}``;
-            it writes arrays and figures into ``run_dir``.
+        run: ``run(config, run_dir, progress=..., executor=...) -> {"claims": [Claim],
+            "measurements": {...}}``; it runs its cells through the executor and writes arrays
+            and figures into ``run_dir``.
     """
 
     name: str
@@ -206,6 +223,7 @@ def run_experiment(
     out: str | os.PathLike | None = None,
     options: Mapping[str, Any] | None = None,
     progress: bool = True,
+    executor: ExecutorSpec | None = None,
 ) -> dict[str, Any]:
     """Run a registered experiment into a run directory and return its ``results.json`` content.
 
@@ -219,6 +237,8 @@ def run_experiment(
         out: run directory (default ``runs/<name>-<scale>-seed<seed>``).
         options: config fields to override.
         progress: show progress bars.
+        executor: where the cells run (default: in this process); results do not depend on it,
+            so a run may be resumed with another executor.
     """
     spec = get_experiment(name)
     config = spec.config.preset(scale, seed=seed, **dict(options or {}))
@@ -233,7 +253,8 @@ def run_experiment(
             "environment": _environment(),
         },
     )
-    outcome = spec.run(config, out, progress=progress)
+    with open_executor(executor, log_folder=out / "slurm") as pool:
+        outcome = spec.run(config, out, progress=progress, executor=pool)
     claims: list[Claim] = list(outcome["claims"])
     results = {
         "experiment": name,

@@ -10,6 +10,7 @@ peaks and SMP (§V-B) of inputs and reconstructions are compared.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -101,6 +102,7 @@ class NonsmoothnessConfig(ExperimentConfig):
     }
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         bad = [d for d in self.datasets if d not in DATASETS]
         if bad or not self.datasets:
             raise SmoothscopeError(
@@ -222,7 +224,6 @@ def smooth_test_videos(spec: dict[str, Any]) -> torch.Tensor:
 
 def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     """Train one autoencoder of one setup on one dataset; writes ``model.pt``."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     train, val = training_data(config["data"])
     model = build("autoencoder", setup=config["setup"], seed=config["init_seed"])
     result = fit(
@@ -269,8 +270,11 @@ def evaluate_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     }
 
 
-def plan(config: NonsmoothnessConfig) -> tuple[list[Cell], dict[tuple[str, str], list[Cell]]]:
-    """All cells of a run (training first) and the evaluation cells per (dataset, setup)."""
+def plan(
+    config: NonsmoothnessConfig,
+) -> tuple[list[list[Cell]], dict[tuple[str, str], list[Cell]]]:
+    """The stages of a run (training cells, then evaluation cells; the cells of a stage are
+    independent) and the evaluation cells per (dataset, setup)."""
     train_cells, eval_cells = [], {}
     for dataset in config.datasets:
         data = _data_spec(config, dataset)
@@ -289,6 +293,7 @@ def plan(config: NonsmoothnessConfig) -> tuple[list[Cell], dict[tuple[str, str],
                         "lr": config.lr,
                     },
                     label=f"train {dataset} {setup} #{index}",
+                    threads=config.threads_per_cell,
                 )
                 train_cells.append(train)
                 eval_cells[dataset, setup].append(
@@ -301,9 +306,10 @@ def plan(config: NonsmoothnessConfig) -> tuple[list[Cell], dict[tuple[str, str],
                             "peak_factor": config.peak_factor,
                         },
                         label=f"evaluate {dataset} {setup} #{index}",
+                        threads=config.threads_per_cell,
                     )
                 )
-    return train_cells + [c for cells in eval_cells.values() for c in cells], eval_cells
+    return [train_cells, [c for cells in eval_cells.values() for c in cells]], eval_cells
 
 
 # ---------------------------------------------------------------------------------------------
@@ -529,13 +535,25 @@ def _figures(dataset: str, run_dir: Path, video: torch.Tensor, tables: dict[str,
     return written
 
 
-def run(config: NonsmoothnessConfig, run_dir: Path, *, progress: bool = True) -> dict[str, Any]:
-    """Train, reconstruct, measure; write arrays and figures; return claims and measurements."""
+def run(
+    config: NonsmoothnessConfig,
+    run_dir: Path,
+    *,
+    progress: bool = True,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
+    """Train, reconstruct, measure; write arrays and figures; return claims and measurements.
+
+    The cells run through ``executor`` (default: in this process), the training stage first.
+    """
     if "digits" in config.datasets:
         _templates(_data_spec(config, "digits"))  # fail fast on an unreadable MNIST path
-    cells, eval_cells = plan(config)
+    stages, eval_cells = plan(config)
     root = run_dir / "cells"
-    run_cells(cells, root, progress=progress, description="nonsmoothness cells")
+    for name, cells in zip(("training", "evaluation"), stages, strict=True):
+        run_cells(
+            cells, root, executor=executor, progress=progress, description=f"nonsmoothness {name}"
+        )
     claims: list[Claim] = []
     measurements: dict[str, Any] = {}
     for dataset in config.datasets:
