@@ -1,6 +1,7 @@
 """Experiments: one module per group of paper figures, registered by name."""
 
 from . import nonsmoothness as _nonsmoothness  # noqa: F401  (registers the experiment)
+from . import propagation as _propagation  # noqa: F401
 from ._base import SCALES as SCALES
 from ._base import ExperimentConfig as ExperimentConfig
 from ._base import ExperimentSpec as ExperimentSpec
