@@ -10,6 +10,7 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -193,6 +194,200 @@ def run_command(
     click.echo(
         f"\nresults: {results['run_dir']}/results.json   figures: {results['run_dir']}/figures/"
     )
+
+
+def _load_model(spec: str, args: tuple[str, ...], weights: str | None):
+    """A registry name or ``package.module:callable``, called with KEY=VALUE args."""
+    import importlib
+    import json
+
+    from ._io import load_state_dict
+    from .models import available_models, build
+
+    kwargs: dict[str, Any] = {}
+    for text in args:
+        key, sep, raw = text.partition("=")
+        if not sep:
+            raise SmoothscopeError(f"--model-arg: expected KEY=VALUE, got {text!r}")
+        try:
+            kwargs[key.replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            kwargs[key.replace("-", "_")] = raw
+    if ":" in spec:
+        module_name, _, name = spec.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError) as exc:
+            raise SmoothscopeError(
+                f"--model: expected an importable 'package.module:callable', got {spec!r}"
+            ) from exc
+        try:
+            model = factory(**kwargs)
+        except TypeError as exc:
+            raise SmoothscopeError(f"--model-arg: {spec} rejected {kwargs}: {exc}") from exc
+    elif spec in available_models():
+        model = build(spec, **kwargs)
+    else:
+        raise SmoothscopeError(
+            f"--model: expected a zoo name ({', '.join(available_models())}) or "
+            f"'package.module:callable', got {spec!r}"
+        )
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise SmoothscopeError(f"--model: expected it to build an nn.Module, got {type(model)}")
+    if weights is not None:
+        try:
+            model.load_state_dict(load_state_dict(weights))
+        except RuntimeError as exc:
+            message = str(exc).splitlines()[0]
+            raise SmoothscopeError(f"--weights: does not fit the model: {message}") from exc
+    return model
+
+
+def _load_inputs(source: str, n: int, size: int, channels: int):
+    import numpy as np
+    import torch
+
+    if source == "digits":
+        from .data.digits import sklearn_digits_dataset
+
+        images, _ = sklearn_digits_dataset(size=size)
+        order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))
+        x = images[order[:n]].float()
+        return x.repeat(1, channels, 1, 1) if channels > 1 else x
+    path = Path(source)
+    if not path.is_file():
+        raise SmoothscopeError(f"--inputs: expected 'digits' or a .npy/.pt file, got {source!r}")
+    if path.suffix == ".npy":
+        x = torch.as_tensor(np.load(path, allow_pickle=False))
+    else:
+        try:
+            x = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise SmoothscopeError(f"--inputs: expected a tensor file, got {exc}") from exc
+    if not isinstance(x, torch.Tensor):
+        raise SmoothscopeError(f"--inputs: expected a tensor [N, C, n, n], got {type(x).__name__}")
+    return x[:n].float()
+
+
+@cli.group()
+def analyze() -> None:
+    """Analyses of a model of yours (import path or zoo name + state_dict file)."""
+
+
+@analyze.command("stability")
+@click.option(
+    "--model",
+    "model_spec",
+    required=True,
+    help="Zoo name (e.g. vgg11) or 'package.module:callable' returning an nn.Module.",
+)
+@click.option(
+    "--model-arg",
+    "model_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Keyword argument for the model builder (repeatable).",
+)
+@click.option("--weights", type=click.Path(), default=None, help="state_dict file (.pt).")
+@click.option(
+    "--inputs",
+    default="digits",
+    show_default=True,
+    help="'digits' (scikit-learn's, resampled) or a .npy/.pt tensor [N, C, n, n].",
+)
+@click.option("--n-inputs", type=click.IntRange(min=2), default=256, show_default=True)
+@click.option(
+    "--size",
+    type=click.IntRange(min=4),
+    default=32,
+    show_default=True,
+    help="Image side for --inputs digits.",
+)
+@click.option(
+    "--channels",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Channels for --inputs digits (repeated grey level).",
+)
+@click.option("--layers", default=None, help="Comma-separated module names and/or 'output'.")
+@click.option(
+    "--temperature",
+    type=float,
+    default=None,
+    help="Diffeomorphism temperature T [default: middle of the natural range].",
+)
+@click.option("--cut", type=float, default=3.0, show_default=True, help="Cut-off c.")
+@click.option(
+    "--diffeos",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Diffeomorphisms per input.",
+)
+@click.option("--batch-size", type=click.IntRange(min=2), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(), default=None, help="Write the table as JSON here.")
+def analyze_stability(
+    model_spec,
+    model_args,
+    weights,
+    inputs,
+    n_inputs,
+    size,
+    channels,
+    layers,
+    temperature,
+    cut,
+    diffeos,
+    batch_size,
+    seed,
+    out,
+) -> None:
+    """D, G, R (paper B eq. 1) of every layer of a model."""
+    from ._io import save_json
+    from .analysis.stability import relative_stability
+
+    model = _load_model(model_spec, model_args, weights)
+    x = _load_inputs(inputs, n_inputs, size, channels)
+    result = relative_stability(
+        model,
+        x,
+        layers=layers.split(",") if layers else None,
+        temperature=temperature,
+        cut=cut,
+        diffeos_per_input=diffeos,
+        batch_size=batch_size,
+        seed=seed,
+        progress=True,
+    )
+    width = max(len(r["layer"]) for r in result.rows)
+    click.echo(
+        f"{'layer'.ljust(width)}  depth   D (± se)              G (± se)              R (± se)"
+    )
+    for r in result.rows:
+        click.echo(
+            f"{r['layer'].ljust(width)}  {r['relative_depth']:.2f}   "
+            f"{r['D']:.3e} ± {r['D_se']:.1e}   {r['G']:.3e} ± {r['G_se']:.1e}   "
+            f"{r['R']:.3e} ± {r['R_se']:.1e}"
+        )
+    click.echo(
+        f"T = {result.temperature:.3g}, c = {result.cut:g}, {result.n_inputs} inputs × "
+        f"{result.diffeos_per_input} diffeomorphisms"
+    )
+    if out:
+        save_json(
+            out,
+            {
+                "rows": result.rows,
+                "temperature": result.temperature,
+                "cut": result.cut,
+                "n_inputs": result.n_inputs,
+                "diffeos_per_input": diffeos,
+            },
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -135,9 +135,12 @@ class SweepError(SmoothscopeError):
     def __init__(self, failures: Sequence[CellFailure]) -> None:
         self.failures = list(failures)
         first = self.failures[0]
+        labels = ", ".join(f.cell.label or f.cell.id for f in self.failures[:6])
+        more = "" if len(self.failures) <= 6 else f" and {len(self.failures) - 6} more"
         super().__init__(
-            f"{len(self.failures)} cell(s) failed; first: {first.cell.label or first.cell.id} "
-            f"with config {json.dumps(first.cell.config, default=str)}: {first.error}"
+            f"{len(self.failures)} cell(s) failed ({labels}{more}); first: "
+            f"{first.cell.label or first.cell.id} with config "
+            f"{json.dumps(first.cell.config, default=str)}: {first.error}"
         )
 
 

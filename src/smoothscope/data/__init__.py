@@ -1,6 +1,7 @@
-"""Data defined by the papers: smooth videos (ellipsoid, digit noise ramps)."""
+"""Data defined by the papers: smooth videos (ellipsoid, digit noise ramps), diffeomorphisms."""
 
+from . import diffeo as diffeo
 from . import digits as digits
 from . import ellipsoid as ellipsoid
 
-__all__ = ["digits", "ellipsoid"]
+__all__ = ["diffeo", "digits", "ellipsoid"]

@@ -40,6 +40,7 @@ __all__ = [
     "noise_ramp_videos",
     "rotate",
     "rotation_dataset",
+    "sklearn_digits_dataset",
 ]
 
 N_ANGLES = 60
@@ -279,6 +280,20 @@ def load_sklearn_digits(*, digit: int | None = 7, size: int = 28) -> torch.Tenso
     after = size - box - before
     x = F.pad(x, (before, after, before, after))
     return x.clamp(0.0, 1.0)
+
+
+def sklearn_digits_dataset(*, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """All of scikit-learn's bundled digits with their labels, laid out as in
+    :func:`load_sklearn_digits` (a classification set that needs no download).
+
+    Returns:
+        ``(images, labels)``: float64 ``[1797, 1, size, size]`` in [0, 1] and int64 ``[1797]``.
+    """
+    from sklearn.datasets import load_digits
+
+    images = load_sklearn_digits(digit=None, size=size)
+    labels = torch.as_tensor(np.asarray(load_digits().target), dtype=torch.int64)
+    return images, labels
 
 
 def load_digit_templates(

@@ -1,10 +1,23 @@
-"""Model zoo and registry."""
+"""Model zoo, registry and model transformations."""
 
 from . import autoencoder as _autoencoder  # noqa: F401  (registers the builders)
+from . import zoo as _zoo  # noqa: F401
 from ._registry import available_models as available_models
 from ._registry import build as build
 from ._registry import register as register
 from .autoencoder import SETUPS as SETUPS
 from .autoencoder import ConvAutoencoder as ConvAutoencoder
+from .transforms import mean_channel as mean_channel
+from .transforms import shuffle_channels as shuffle_channels
+from .zoo import relative_depths as relative_depths
 
-__all__ = ["SETUPS", "ConvAutoencoder", "available_models", "build", "register"]
+__all__ = [
+    "SETUPS",
+    "ConvAutoencoder",
+    "available_models",
+    "build",
+    "mean_channel",
+    "register",
+    "relative_depths",
+    "shuffle_channels",
+]

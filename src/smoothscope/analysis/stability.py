@@ -1,0 +1,247 @@
+"""Sensitivity of each layer to diffeomorphisms (D), to noise (G) and their ratio (R).
+
+Paper B eq. 1 (after Petrini et al. 2021), for a representation f (a layer's output or the
+network output)::
+
+    D_f = E_{x,τ} ‖f(τx) − f(x)‖² / E_{x1,x2} ‖f(x1) − f(x2)‖²
+    G_f = E_{x,η} ‖f(x+η) − f(x)‖² / E_{x1,x2} ‖f(x1) − f(x2)‖²
+    R_f = D_f / G_f
+
+τ is a random maximum-entropy diffeomorphism (:mod:`smoothscope.data.diffeo`), η Gaussian
+noise rescaled sample by sample so that ``‖η‖ = ‖τx − x‖``, and x, x1, x2 are test inputs.
+Every requested layer is recorded from one forward pass per batch: the batch holds the clean
+inputs, their deformed copies and their noisy copies, and forward hooks keep each layer's
+output. The denominator uses all pairs of distinct clean inputs of a batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .._errors import SmoothscopeError
+from .._validate import as_tensor, check_finite, check_rank, positive
+from ..data.diffeo import random_diffeo, temperature_range
+
+__all__ = ["OUTPUT", "StabilityResult", "default_temperature", "relative_stability"]
+
+OUTPUT = "output"
+"""Layer name standing for the network output."""
+DEFAULT_CUT = 3
+"""High-frequency cut-off of the diffeomorphisms (Petrini et al. 2021 use c = 3)."""
+
+
+def default_temperature(n: int, cut: float = DEFAULT_CUT) -> float:
+    """The geometric middle of the natural temperature range ``[T_min, T_max]`` for side n."""
+    low, high = temperature_range(n, cut)
+    return math.sqrt(low * high)
+
+
+@dataclass
+class StabilityResult:
+    """A tidy table: one row per layer with D, G, R and their standard errors.
+
+    Attributes:
+        rows: ``{"layer", "relative_depth", "D", "D_se", "G", "G_se", "R", "R_se"}`` records.
+        temperature, cut: the diffeomorphisms' parameters.
+        n_inputs, diffeos_per_input: sample sizes.
+    """
+
+    rows: list[dict[str, Any]]
+    temperature: float
+    cut: float
+    n_inputs: int
+    diffeos_per_input: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def column(self, name: str) -> list[float]:
+        return [row[name] for row in self.rows]
+
+    def plot(self, ax=None, *, quantity: str = "R", label: str | None = None, **style):
+        """Plot a quantity (``"D"``, ``"G"`` or ``"R"``) against relative depth."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        ax.errorbar(
+            self.column("relative_depth"),
+            self.column(quantity),
+            yerr=self.column(f"{quantity}_se"),
+            label=label,
+            marker="o",
+            ms=3,
+            **style,
+        )
+        ax.set(xlabel="relative depth k/K", ylabel=f"{quantity}_k", yscale="log")
+        return ax.figure
+
+
+class _Capture:
+    """Forward hooks storing the flattened output of each named layer."""
+
+    def __init__(self, model: nn.Module, layers: Sequence[str]) -> None:
+        modules = dict(model.named_modules())
+        self.values: dict[str, torch.Tensor] = {}
+        self.handles = [
+            modules[name].register_forward_hook(self._hook(name))
+            for name in layers
+            if name != OUTPUT
+        ]
+
+    def _hook(self, name: str):
+        def hook(module, args, output):
+            if isinstance(output, (tuple, list)):
+                output = output[0]
+            self.values[name] = output.detach().flatten(1)
+
+        return hook
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def _layers(model: nn.Module, layers: Sequence[str] | None) -> list[str]:
+    if layers is None:
+        method = getattr(model, "representation_layers", None)
+        layers = list(method()) if callable(method) else [OUTPUT]
+    if isinstance(layers, str):
+        layers = [layers]
+    known = dict(model.named_modules())
+    missing = [n for n in layers if n != OUTPUT and (not n or n not in known)]
+    if missing:
+        raise SmoothscopeError(
+            f"layers: expected module names of the model or {OUTPUT!r}, got {missing[0]!r}"
+        )
+    return list(dict.fromkeys(layers))
+
+
+def _pair_distances(f: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of each row to the other rows, ``[b]``."""
+    sq = (f * f).sum(1)
+    d = (sq[:, None] + sq[None, :] - 2.0 * f @ f.T).clamp_min(0.0)
+    return d.sum(1) / (f.shape[0] - 1)
+
+
+@torch.no_grad()
+def relative_stability(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    *,
+    layers: Sequence[str] | None = None,
+    temperature: float | None = None,
+    cut: float = DEFAULT_CUT,
+    diffeos_per_input: int = 4,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = False,
+) -> StabilityResult:
+    """D, G and R (paper B eq. 1) of chosen layers of ``model`` on ``inputs``.
+
+    Args:
+        model: any module mapping ``[B, C, n, n]`` images to outputs (evaluated in eval mode on
+            a copy; the caller's model is untouched; the device is the model's).
+        inputs: test images ``[N, C, n, n]`` (square), N ≥ 2.
+        layers: module names and/or ``"output"``; default: ``model.representation_layers()``
+            when the model has it, else the output.
+        temperature: T of the diffeomorphisms (default :func:`default_temperature`).
+        cut: their high-frequency cut-off c.
+        diffeos_per_input: independent diffeomorphisms (and noise draws) per input.
+        batch_size: clean inputs per forward pass (≥ 2: the denominator needs pairs; the inputs
+            are split into nearly equal batches of at least this size); each pass evaluates
+            ``b · (1 + 2·diffeos_per_input)`` images.
+        seed: seeds the diffeomorphisms and the noise.
+        progress: show a progress bar over batches.
+
+    Returns:
+        :class:`StabilityResult` with one row per layer, in the order given. A layer whose
+        representation is the same for every input (e.g. all its ReLUs dead) has NaN D, G, R.
+    """
+    x = as_tensor(inputs, "inputs")
+    check_rank(x, (4,), "inputs", "[N, C, n, n]")
+    check_finite(x, "inputs")
+    if x.shape[-1] != x.shape[-2]:
+        raise SmoothscopeError(f"inputs: expected square images [N, C, n, n], got {tuple(x.shape)}")
+    if x.shape[0] < 2:
+        raise SmoothscopeError(
+            f"inputs: expected at least 2 images (the denominator compares pairs), got {x.shape[0]}"
+        )
+    batch_size = positive(batch_size, "batch_size", integer=True)
+    if batch_size < 2:
+        raise SmoothscopeError(
+            f"batch_size: expected at least 2 (pairs of inputs), got {batch_size}"
+        )
+    per = positive(diffeos_per_input, "diffeos_per_input", integer=True)
+    names = _layers(model, layers)
+    n = x.shape[-1]
+    if temperature is None:
+        temperature = default_temperature(n, cut)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else x.dtype
+    evaluator = copy.deepcopy(model).eval()
+    capture = _Capture(evaluator, names)
+    generator = torch.Generator().manual_seed(seed)
+    sums = {name: {"d": [], "g": [], "pairs": []} for name in names}
+    # nearly equal batches of at least batch_size inputs (never a batch of one)
+    batches = torch.tensor_split(x, max(1, x.shape[0] // batch_size))
+    try:
+        for clean in tqdm(batches, desc="stability", disable=not progress, leave=False):
+            b = clean.shape[0]
+            clean64 = clean.to(torch.float64)
+            deformed = random_diffeo(clean64, temperature, cut, generator=generator, per_image=per)
+            repeated = clean64.repeat_interleave(per, dim=0)
+            noise = torch.randn(deformed.shape, generator=generator, dtype=torch.float64)
+            scale = (deformed - repeated).flatten(1).norm(dim=1) / noise.flatten(1).norm(dim=1)
+            noisy = repeated + noise * scale[:, None, None, None]
+            batch = torch.cat([clean64, deformed, noisy]).to(device=device, dtype=dtype)
+            out = evaluator(batch)
+            values = dict(capture.values)
+            if OUTPUT in names:
+                values[OUTPUT] = (out[0] if isinstance(out, (tuple, list)) else out).flatten(1)
+            for name in names:
+                f = values[name].to(torch.float64).cpu()
+                f_clean = f[:b].repeat_interleave(per, dim=0)
+                sums[name]["d"].append(((f[b : b + b * per] - f_clean) ** 2).sum(1))
+                sums[name]["g"].append(((f[b + b * per :] - f_clean) ** 2).sum(1))
+                sums[name]["pairs"].append(_pair_distances(f[:b]))
+    finally:
+        capture.remove()
+    rows = []
+    for k, name in enumerate(names, start=1):
+        d = torch.cat(sums[name]["d"])
+        g = torch.cat(sums[name]["g"])
+        pairs = torch.cat(sums[name]["pairs"])
+        rows.append({"layer": name, "relative_depth": k / len(names), **_ratios(d, g, pairs)})
+    return StabilityResult(rows, float(temperature), float(cut), int(x.shape[0]), per)
+
+
+def _mean_se(v: torch.Tensor) -> tuple[float, float]:
+    se = float(v.std(unbiased=True) / math.sqrt(v.numel())) if v.numel() > 1 else 0.0
+    return float(v.mean()), se
+
+
+def _ratios(d: torch.Tensor, g: torch.Tensor, pairs: torch.Tensor) -> dict[str, float]:
+    """D, G, R and delta-method standard errors (the denominator cancels in R)."""
+    md, sd = _mean_se(d)
+    mg, sg = _mean_se(g)
+    mp, sp = _mean_se(pairs)
+    if mp == 0:  # a dead layer: the same representation for every input; D and G are 0/0
+        return dict.fromkeys(("D", "D_se", "G", "G_se", "R", "R_se"), math.nan)
+
+    def ratio(m: float, s: float) -> tuple[float, float]:
+        value = m / mp
+        return value, abs(value) * math.sqrt((s / m) ** 2 + (sp / mp) ** 2) if m else s / mp
+
+    D, D_se = ratio(md, sd)
+    G, G_se = ratio(mg, sg)
+    R = md / mg if mg else math.inf
+    R_se = abs(R) * math.sqrt((sd / md) ** 2 + (sg / mg) ** 2) if md and mg else math.nan
+    return {"D": D, "D_se": D_se, "G": G, "G_se": G_se, "R": R, "R_se": R_se}
