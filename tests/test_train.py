@@ -56,3 +56,22 @@ def test_fit_rejects_bad_input():
         fit(model, x * math.nan, y, x, y, epochs=1, progress=False)
     with pytest.raises(SmoothscopeError, match="at least one sample"):
         fit(model, x[:0], y[:0], x, y, epochs=1, progress=False)
+
+
+def test_train_hinge_interpolates_then_runs_a_multiple_of_the_interpolation_time():
+    from smoothscope.train import hinge_loss, train_hinge
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 3, generator=g)
+    y = torch.sign(x[:, 0] + 0.5 * x[:, 1])
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0))
+    result = train_hinge(
+        model, x, y, lr=0.1, batch_size=8, interpolation_multiple=3, max_epochs=500, progress=False
+    )
+    assert result.interpolation_epoch is not None
+    assert result.epochs == max(result.interpolation_epoch + 1, 3 * result.interpolation_epoch)
+    assert result.history[result.interpolation_epoch - 1]["train_error"] == 0.0
+    assert hinge_loss(torch.tensor([2.0, -0.5]), torch.tensor([1.0, 1.0])) == pytest.approx(0.75)
+    with pytest.raises(SmoothscopeError, match="labels"):
+        train_hinge(model, x, torch.zeros(40), progress=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,13 +142,16 @@ def relative_stability(
     batch_size: int = 64,
     seed: int = 0,
     progress: bool = False,
+    deformation: Callable[[torch.Tensor, int, torch.Generator], torch.Tensor] | None = None,
+    rectify_noise: bool = False,
 ) -> StabilityResult:
     """D, G and R (paper B eq. 1) of chosen layers of ``model`` on ``inputs``.
 
     Args:
         model: any module mapping ``[B, C, n, n]`` images to outputs (evaluated in eval mode on
             a copy; the caller's model is untouched; the device is the model's).
-        inputs: test images ``[N, C, n, n]`` (square), N ≥ 2.
+        inputs: test images ``[N, C, n, n]`` (square), N ≥ 2; with a custom ``deformation``
+            any ``[N, C, ...]`` (e.g. 1-D signals ``[N, C, L]``).
         layers: module names and/or ``"output"``; default: ``model.representation_layers()``
             when the model has it, else the output.
         temperature: T of the diffeomorphisms (default :func:`default_temperature`).
@@ -159,15 +162,23 @@ def relative_stability(
             ``b · (1 + 2·diffeos_per_input)`` images.
         seed: seeds the diffeomorphisms and the noise.
         progress: show a progress bar over batches.
+        deformation: replaces the diffeomorphisms: ``deformation(x [b, ...], per, generator)``
+            returns ``[b·per, ...]`` deformed copies grouped by input (e.g. the pixel moves of
+            the scale-detection tasks, :func:`smoothscope.data.scale_detection.deform`).
+        rectify_noise: apply ReLU to the Gaussian noise before rescaling it to
+            ``‖τx − x‖`` (paper B §4.3 measures G_k with rectified noise).
 
     Returns:
         :class:`StabilityResult` with one row per layer, in the order given. A layer whose
         representation is the same for every input (e.g. all its ReLUs dead) has NaN D, G, R.
     """
     x = as_tensor(inputs, "inputs")
-    check_rank(x, (4,), "inputs", "[N, C, n, n]")
+    if deformation is None:
+        check_rank(x, (4,), "inputs", "[N, C, n, n]")
+    elif x.dim() < 3:
+        raise SmoothscopeError(f"inputs: expected [N, C, ...], got shape {tuple(x.shape)}")
     check_finite(x, "inputs")
-    if x.shape[-1] != x.shape[-2]:
+    if deformation is None and x.shape[-1] != x.shape[-2]:
         raise SmoothscopeError(f"inputs: expected square images [N, C, n, n], got {tuple(x.shape)}")
     if x.shape[0] < 2:
         raise SmoothscopeError(
@@ -181,8 +192,13 @@ def relative_stability(
     per = positive(diffeos_per_input, "diffeos_per_input", integer=True)
     names = _layers(model, layers)
     n = x.shape[-1]
-    if temperature is None:
+    if temperature is None and deformation is None:
         temperature = default_temperature(n, cut)
+    if deformation is None:
+
+        def deformation(images: torch.Tensor, per: int, generator: torch.Generator):
+            return random_diffeo(images, temperature, cut, generator=generator, per_image=per)
+
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else x.dtype
@@ -196,11 +212,13 @@ def relative_stability(
         for clean in tqdm(batches, desc="stability", disable=not progress, leave=False):
             b = clean.shape[0]
             clean64 = clean.to(torch.float64)
-            deformed = random_diffeo(clean64, temperature, cut, generator=generator, per_image=per)
+            deformed = deformation(clean64, per, generator).to(torch.float64)
             repeated = clean64.repeat_interleave(per, dim=0)
             noise = torch.randn(deformed.shape, generator=generator, dtype=torch.float64)
+            if rectify_noise:
+                noise = noise.clamp_min(0.0)
             scale = (deformed - repeated).flatten(1).norm(dim=1) / noise.flatten(1).norm(dim=1)
-            noisy = repeated + noise * scale[:, None, None, None]
+            noisy = repeated + noise * scale.view(-1, *([1] * (noise.dim() - 1)))
             batch = torch.cat([clean64, deformed, noisy]).to(device=device, dtype=dtype)
             out = evaluator(batch)
             values = dict(capture.values)
@@ -220,7 +238,8 @@ def relative_stability(
         g = torch.cat(sums[name]["g"])
         pairs = torch.cat(sums[name]["pairs"])
         rows.append({"layer": name, "relative_depth": k / len(names), **_ratios(d, g, pairs)})
-    return StabilityResult(rows, float(temperature), float(cut), int(x.shape[0]), per)
+    t = math.nan if temperature is None else float(temperature)
+    return StabilityResult(rows, t, float(cut), int(x.shape[0]), per)
 
 
 def _mean_se(v: torch.Tensor) -> tuple[float, float]:

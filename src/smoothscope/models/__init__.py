@@ -1,6 +1,7 @@
 """Model zoo, registry and model transformations."""
 
 from . import autoencoder as _autoencoder  # noqa: F401  (registers the builders)
+from . import simple_cnn as _simple_cnn  # noqa: F401
 from . import zoo as _zoo  # noqa: F401
 from ._registry import available_models as available_models
 from ._registry import build as build

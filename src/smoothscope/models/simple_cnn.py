@@ -1,0 +1,146 @@
+"""The simple CNNs of paper B §4: K̃ identical convolutional layers and a linear readout.
+
+Each hidden layer is a convolution of filter size F (1-D or 2-D), stride 1 (task 1) or F
+(task 2), followed by ReLU or tanh; width H channels (paper: 1000); a linear readout after
+global pooling (sum over positions) gives one scalar, whose sign is the class.
+
+Choices (not fixed by the paper, documented here):
+
+* **Padding.** Stride 1: "same" padding of ``F // 2`` (odd F; even F pads ``F/2`` on the left
+  and ``F/2 − 1`` on the right, the convention of paper B's Appendix A), ``"circular"`` by default
+  (Appendix A's circulant matrices) or ``"zeros"``. Stride F: the input of each layer is padded
+  on the right to a multiple of F, so that any depth is possible (a representation of one pixel
+  stays one pixel); these pads are zeros whatever ``padding`` says.
+* **Bias.** ``bias=False`` by default: §4 analyses filters without bias. ``bias=True`` adds one.
+* **Readout.** Sum over positions of the last representation, then ``Linear(H, 1)``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._errors import SmoothscopeError
+from .._validate import positive
+from ._registry import register
+
+__all__ = ["SimpleCNN", "simple_cnn"]
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+_PADDING = ("circular", "zeros")
+
+
+class _PaddedConv(nn.Module):
+    """A convolution with the padding rules above (explicit ``F.pad``, then a valid conv)."""
+
+    def __init__(
+        self, dim: int, c_in: int, c_out: int, size: int, stride: int, padding: str, bias: bool
+    ) -> None:
+        super().__init__()
+        conv = nn.Conv1d if dim == 1 else nn.Conv2d
+        self.conv = conv(c_in, c_out, size, stride=stride, bias=bias)
+        self.dim, self.size, self.stride, self.padding = dim, size, stride, padding
+
+    def _pads(self, length: int) -> tuple[int, int]:
+        if self.stride == 1:
+            return self.size // 2, (self.size - 1) // 2
+        return 0, (-length) % self.stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads: list[int] = []
+        for length in reversed(x.shape[2:]):  # F.pad lists the last dimension first
+            pads.extend(self._pads(length))
+        if any(pads):
+            # a partial stride block is completed with zeros; wrapping it would mix the ends
+            wrap = self.padding == "circular" and self.stride == 1
+            x = F.pad(x, pads, mode="circular" if wrap else "constant")
+        return self.conv(x)
+
+
+class SimpleCNN(nn.Module):
+    """K̃ stacked convolutional layers (paper B §4) and a linear readout after global pooling.
+
+    Args:
+        depth: number of hidden convolutional layers K̃.
+        filter_size: F.
+        stride: 1 (task 1) or F (task 2).
+        width: channels H (paper: 1000).
+        activation: ``"relu"`` or ``"tanh"``.
+        dim: 1 (signals ``[B, C, L]``) or 2 (images ``[B, C, L, L]``).
+        in_channels: input channels.
+        padding: ``"circular"`` or ``"zeros"`` (see the module docstring).
+        bias: add biases to the convolutions.
+
+    Shapes:
+        input ``[B, in_channels, L]`` (or ``[B, in_channels, L, L]``); output ``[B]``.
+    """
+
+    def __init__(
+        self,
+        depth: int = 10,
+        filter_size: int = 3,
+        stride: int = 1,
+        width: int = 1000,
+        activation: str = "relu",
+        *,
+        dim: int = 1,
+        in_channels: int = 1,
+        padding: str = "circular",
+        bias: bool = False,
+    ) -> None:
+        super().__init__()
+        depth = positive(depth, "depth", integer=True)
+        filter_size = positive(filter_size, "filter_size", integer=True)
+        width = positive(width, "width", integer=True)
+        in_channels = positive(in_channels, "in_channels", integer=True)
+        if stride not in (1, filter_size):
+            raise SmoothscopeError(
+                f"stride: expected 1 or the filter size {filter_size}, got {stride!r}"
+            )
+        if activation not in _ACTIVATIONS:
+            raise SmoothscopeError(
+                f"activation: expected one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+            )
+        if dim not in (1, 2):
+            raise SmoothscopeError(f"dim: expected 1 or 2, got {dim!r}")
+        if padding not in _PADDING:
+            raise SmoothscopeError(f"padding: expected one of {_PADDING}, got {padding!r}")
+        self.depth, self.filter_size, self.stride, self.dim = depth, filter_size, stride, dim
+        self.width, self.activation, self.in_channels = width, activation, in_channels
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        c_in = in_channels
+        for k in range(1, depth + 1):
+            layers[f"conv{k}"] = _PaddedConv(dim, c_in, width, filter_size, stride, padding, bias)
+            layers[f"act{k}"] = _ACTIVATIONS[activation]()
+            c_in = width
+        self.features = nn.Sequential(layers)
+        self.readout = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != self.dim + 2 or x.shape[1] != self.in_channels:
+            layout = "[B, C, L]" if self.dim == 1 else "[B, C, L, L]"
+            raise SmoothscopeError(
+                f"input: expected {layout} with C = {self.in_channels}, got {tuple(x.shape)}"
+            )
+        h = self.features(x)
+        return self.readout(h.flatten(2).sum(dim=2)).squeeze(1)
+
+    def representation_layers(self) -> list[str]:
+        """f_1 … f_K̃ (each activation's output), then the readout."""
+        return [f"features.act{k}" for k in range(1, self.depth + 1)] + ["readout"]
+
+    def conv_layers(self) -> list[str]:
+        """The convolutions, in depth order."""
+        return [f"features.conv{k}.conv" for k in range(1, self.depth + 1)]
+
+
+@register("simple-cnn")
+def simple_cnn(**kwargs) -> SimpleCNN:
+    """Build paper B §4's simple CNN (see :class:`SimpleCNN` for the arguments)."""
+    try:
+        return SimpleCNN(**kwargs)
+    except TypeError as exc:
+        raise SmoothscopeError(f"simple-cnn: {exc}") from exc
