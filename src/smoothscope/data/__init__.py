@@ -3,5 +3,6 @@
 from . import diffeo as diffeo
 from . import digits as digits
 from . import ellipsoid as ellipsoid
+from . import scale_detection as scale_detection
 
-__all__ = ["diffeo", "digits", "ellipsoid"]
+__all__ = ["diffeo", "digits", "ellipsoid", "scale_detection"]

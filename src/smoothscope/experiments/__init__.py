@@ -2,6 +2,7 @@
 
 from . import nonsmoothness as _nonsmoothness  # noqa: F401  (registers the experiment)
 from . import propagation as _propagation  # noqa: F401
+from . import scale_detection as _scale_detection  # noqa: F401
 from . import stability as _stability  # noqa: F401
 from ._base import SCALES as SCALES
 from ._base import ExperimentConfig as ExperimentConfig

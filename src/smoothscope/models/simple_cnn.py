@@ -2,7 +2,7 @@
 
 Each hidden layer is a convolution of filter size F (1-D or 2-D), stride 1 (task 1) or F
 (task 2), followed by ReLU or tanh; width H channels (paper: 1000); a linear readout after
-global pooling (sum over positions) gives one scalar, whose sign is the class.
+global pooling (mean over positions) gives one scalar, whose sign is the class.
 
 Choices (not fixed by the paper, documented here):
 
@@ -12,7 +12,11 @@ Choices (not fixed by the paper, documented here):
   on the right to a multiple of F, so that any depth is possible (a representation of one pixel
   stays one pixel); these pads are zeros whatever ``padding`` says.
 * **Bias.** ``bias=False`` by default: §4 analyses filters without bias. ``bias=True`` adds one.
-* **Readout.** Sum over positions of the last representation, then ``Linear(H, 1)``.
+* **Readout.** Mean over positions of the last representation (global average pooling, so
+  the output scale does not grow with L), then ``Linear(H, 1)``.
+* **Initialisation.** He (Kaiming normal) with the activation's gain: PyTorch's default
+  convolution initialisation shrinks the signal by about √6 per ReLU layer, so a 10-layer net
+  starts with a constant output and SGD never leaves it.
 """
 
 from __future__ import annotations
@@ -118,6 +122,8 @@ class SimpleCNN(nn.Module):
             c_in = width
         self.features = nn.Sequential(layers)
         self.readout = nn.Linear(width, 1)
+        for k in range(1, depth + 1):  # He initialisation keeps the signal through the depth
+            nn.init.kaiming_normal_(layers[f"conv{k}"].conv.weight, nonlinearity=activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != self.dim + 2 or x.shape[1] != self.in_channels:
@@ -126,7 +132,7 @@ class SimpleCNN(nn.Module):
                 f"input: expected {layout} with C = {self.in_channels}, got {tuple(x.shape)}"
             )
         h = self.features(x)
-        return self.readout(h.flatten(2).sum(dim=2)).squeeze(1)
+        return self.readout(h.flatten(2).mean(dim=2)).squeeze(1)
 
     def representation_layers(self) -> list[str]:
         """f_1 … f_K̃ (each activation's output), then the readout."""
