@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_signals.py
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_stability.py
+	$(BIN)/python benchmarks/bench_blueshift.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

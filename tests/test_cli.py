@@ -13,14 +13,19 @@ from smoothscope.cli import main
 
 def test_list(capsys):
     assert main(["list"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("nonsmoothness") and "ReLU+MaxPool" in out
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names == sorted(names)
+    assert {"nonsmoothness", "propagation", "stability", "scale-detection", "blueshift"} <= set(
+        names
+    )
+    assert "ReLU+MaxPool" in lines[names.index("nonsmoothness")]
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "nonsense"], "experiment: expected one of nonsmoothness"),
+        (["run", "nonsense"], "experiment: expected one of blueshift, nonsmoothness"),
         (["run", "nonsmoothness", "--scale", "huge"], "huge"),
         (["run", "nonsmoothness", "--seed", "x"], "x"),
         (["run", "nonsmoothness", "--set", "epochs=many"], "epochs: expected an integer"),

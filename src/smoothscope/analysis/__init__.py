@@ -1,6 +1,16 @@
 """The papers' quantities computed from recordings (SMP maps, channel models, ...)."""
 
+from . import blueshift as blueshift
 from . import propagation as propagation
+from .blueshift import PathRecording as PathRecording
+from .blueshift import PathSpectrum as PathSpectrum
+from .blueshift import PowerLaw as PowerLaw
+from .blueshift import coefficient_decay as coefficient_decay
+from .blueshift import fit_power_law as fit_power_law
+from .blueshift import freeze_batchnorm_stats as freeze_batchnorm_stats
+from .blueshift import median_h_path as median_h_path
+from .blueshift import path_spectrum as path_spectrum
+from .blueshift import weight_path as weight_path
 from .channels import PAPER_MAXPOOL_THRESHOLD as PAPER_MAXPOOL_THRESHOLD
 from .channels import BernoulliGaussianChannel as BernoulliGaussianChannel
 from .channels import EmpiricalChannel as EmpiricalChannel
@@ -26,18 +36,28 @@ __all__ = [
     "EmpiricalChannel",
     "LinearChannel",
     "MaxPoolChannel",
+    "PathRecording",
+    "PathSpectrum",
+    "PowerLaw",
     "StabilityResult",
     "ThresholdSearch",
     "VideoNonsmoothness",
+    "blueshift",
+    "coefficient_decay",
     "distribution_distance",
     "filter_projections",
+    "fit_power_law",
+    "freeze_batchnorm_stats",
     "frequency_content",
     "grid_laplacian",
     "grid_laplacian_modes",
+    "median_h_path",
     "normalized_projections",
+    "path_spectrum",
     "propagation",
     "r_squared",
     "reconstruct_videos",
     "relative_stability",
     "video_nonsmoothness",
+    "weight_path",
 ]

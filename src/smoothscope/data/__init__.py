@@ -3,6 +3,7 @@
 from . import diffeo as diffeo
 from . import digits as digits
 from . import ellipsoid as ellipsoid
+from . import images as images
 from . import scale_detection as scale_detection
 
-__all__ = ["diffeo", "digits", "ellipsoid", "scale_detection"]
+__all__ = ["diffeo", "digits", "ellipsoid", "images", "scale_detection"]

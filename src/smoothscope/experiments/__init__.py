@@ -1,6 +1,7 @@
 """Experiments: one module per group of paper figures, registered by name."""
 
-from . import nonsmoothness as _nonsmoothness  # noqa: F401  (registers the experiment)
+from . import blueshift as _blueshift  # noqa: F401  (registers the experiments)
+from . import nonsmoothness as _nonsmoothness  # noqa: F401
 from . import propagation as _propagation  # noqa: F401
 from . import scale_detection as _scale_detection  # noqa: F401
 from . import stability as _stability  # noqa: F401
