@@ -57,6 +57,7 @@ __all__ = [
     "open_executor",
     "run_cell",
     "run_cells",
+    "run_stages",
 ]
 
 RESULT_FILE = "result.json"
@@ -397,3 +398,31 @@ def run_cells(
     if failures:
         raise SweepError(failures)
     return results
+
+
+def run_stages(
+    stages: Sequence[Sequence[Cell]],
+    names: Sequence[str],
+    root: str | os.PathLike,
+    *,
+    executor: cf.Executor | None = None,
+    progress: bool = True,
+    description: str = "",
+) -> dict[str, Any]:
+    """Run dependent stages of independent cells one after the other; ``{cell.id: summary}``.
+
+    A stage starts when the previous one has finished (its cells may read the folders of
+    earlier stages); a failure stops after the failing stage, its other cells finished.
+    """
+    if len(stages) != len(names):
+        raise SmoothscopeError(f"names: expected {len(stages)} stage names, got {len(names)}")
+    summaries: dict[str, Any] = {}
+    for name, cells in zip(names, stages, strict=True):
+        summaries |= run_cells(
+            cells,
+            root,
+            executor=executor,
+            progress=progress,
+            description=f"{description} {name}".strip(),
+        )
+    return summaries

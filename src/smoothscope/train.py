@@ -46,6 +46,30 @@ def _evaluate(
     return total / x.shape[0]
 
 
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+) -> float:
+    """One pass over shuffled minibatches; returns the mean training loss."""
+    model.train()
+    n = inputs.shape[0]
+    order = torch.randperm(n, generator=generator)
+    total = 0.0
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(inputs[idx]), targets[idx])
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * idx.numel()
+    return total / n
+
+
 def fit(
     model: nn.Module,
     train_inputs: torch.Tensor,
@@ -110,16 +134,12 @@ def fit(
     best = TrainResult(copy.deepcopy(model.state_dict()), 0, math.inf)
     bar = tqdm(range(1, epochs + 1), desc=description, disable=not progress, leave=False)
     for epoch in bar:
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        running = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(train_inputs[idx]), train_targets[idx])
-            loss.backward()
-            optimizer.step()
-            running += float(loss.detach()) * idx.numel()
+        running = (
+            _train_epoch(
+                model, optimizer, loss_fn, train_inputs, train_targets, batch_size, generator
+            )
+            * n
+        )
         val_loss = _evaluate(model, val_inputs, val_targets, loss_fn, max(batch_size, 256))
         best.history.append({"epoch": epoch, "train_loss": running / n, "val_loss": val_loss})
         if val_loss < best.best_val_loss:
@@ -223,16 +243,7 @@ def train_hinge(
     epoch = 0
     while epoch < stop:
         epoch += 1
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        running = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = hinge_loss(model(x[idx]), y[idx])
-            loss.backward()
-            optimizer.step()
-            running += float(loss.detach()) * idx.numel()
+        running = _train_epoch(model, optimizer, hinge_loss, x, y, batch_size, generator) * n
         with torch.no_grad():
             model.eval()
             error = float((torch.sign(model(x)) != y).double().mean())

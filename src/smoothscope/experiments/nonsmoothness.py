@@ -26,7 +26,7 @@ from ..data import ellipsoid
 from ..models import SETUPS, build
 from ..results import Claim, verdict_above, verdict_below
 from ..stats import hierarchical_bootstrap, ratio_of_medians
-from ..sweep import Cell, CellContext, run_cells
+from ..sweep import Cell, CellContext, run_stages
 from ..train import fit
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
 
@@ -550,10 +550,14 @@ def run(
         _templates(_data_spec(config, "digits"))  # fail fast on an unreadable MNIST path
     stages, eval_cells = plan(config)
     root = run_dir / "cells"
-    for name, cells in zip(("training", "evaluation"), stages, strict=True):
-        run_cells(
-            cells, root, executor=executor, progress=progress, description=f"nonsmoothness {name}"
-        )
+    run_stages(
+        stages,
+        ("training", "evaluation"),
+        root,
+        executor=executor,
+        progress=progress,
+        description="nonsmoothness",
+    )
     claims: list[Claim] = []
     measurements: dict[str, Any] = {}
     for dataset in config.datasets:

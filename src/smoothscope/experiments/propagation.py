@@ -34,7 +34,7 @@ from ..models import SETUPS, build
 from ..probe import leaf_layers, smp_maps
 from ..results import Claim, verdict_above
 from ..stats import r2_interval
-from ..sweep import Cell, CellContext, run_cells
+from ..sweep import Cell, CellContext, run_stages
 from . import nonsmoothness as NS
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
 
@@ -395,10 +395,14 @@ def run(
     """Train, record, fit the channel models, evaluate them; claims, tables and figures."""
     stages, records = plan(config)
     root = run_dir / "cells"
-    for name, cells in zip(("training", "recording"), stages, strict=True):
-        run_cells(
-            cells, root, executor=executor, progress=progress, description=f"propagation {name}"
-        )
+    run_stages(
+        stages,
+        ("training", "recording"),
+        root,
+        executor=executor,
+        progress=progress,
+        description="propagation",
+    )
     n_fit_videos = config.n_videos // 2
     fit_v, held_v = slice(0, n_fit_videos), slice(n_fit_videos, config.n_videos)
     n_fit_models = config.n_models - config.held_out_models

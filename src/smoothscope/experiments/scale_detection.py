@@ -31,7 +31,7 @@ from ..analysis.stability import relative_stability
 from ..data import scale_detection as sd
 from ..models import build, mean_channel
 from ..results import Claim
-from ..sweep import Cell, CellContext, run_cells
+from ..sweep import Cell, CellContext, run_stages
 from ..train import train_hinge
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
 from .nonsmoothness import derive_seed
@@ -413,11 +413,14 @@ def run(
     """Train, measure, fit exponents; claims, tables and figures."""
     stages, index = plan(config)
     root = run_dir / "cells"
-    summaries: dict[str, Any] = {}
-    for name, cells in zip(("training", "measures"), stages, strict=True):
-        summaries |= run_cells(
-            cells, root, executor=executor, progress=progress, description=f"scale-detection {name}"
-        )
+    summaries = run_stages(
+        stages,
+        ("training", "measures"),
+        root,
+        executor=executor,
+        progress=progress,
+        description="scale-detection",
+    )
     families: dict[str, dict[str, Any]] = {}
     for (name, _s), cells in index.items():
         fam = families.setdefault(name, {"train": [], **{v: [] for v in VARIANTS}})

@@ -29,7 +29,7 @@ from ..models import available_models, build
 from ..models.transforms import shuffle_channels
 from ..results import Claim, verdict_above, verdict_below
 from ..stats import hierarchical_bootstrap
-from ..sweep import Cell, CellContext, run_cells
+from ..sweep import Cell, CellContext, run_stages
 from ..train import fit
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
 from .nonsmoothness import derive_seed
@@ -287,11 +287,14 @@ def run(
     """Train, measure, aggregate: claims, tables and figures."""
     stages, index = plan(config)
     root = run_dir / "cells"
-    summaries: dict[str, Any] = {}
-    for name, cells in zip(("training", "measures"), stages, strict=True):
-        summaries |= run_cells(
-            cells, root, executor=executor, progress=progress, description=f"stability {name}"
-        )
+    summaries = run_stages(
+        stages,
+        ("training", "measures"),
+        root,
+        executor=executor,
+        progress=progress,
+        description="stability",
+    )
     for summary in summaries.values():  # JSON stores the NaN of dead layers as null
         for row in summary.get("rows", ()):
             row.update({k: np.nan for k, v in row.items() if v is None})
