@@ -3,6 +3,7 @@
 from . import blueshift as _blueshift  # noqa: F401  (registers the experiments)
 from . import nonsmoothness as _nonsmoothness  # noqa: F401
 from . import propagation as _propagation  # noqa: F401
+from . import regularity as _regularity  # noqa: F401
 from . import scale_detection as _scale_detection  # noqa: F401
 from . import stability as _stability  # noqa: F401
 from ._base import SCALES as SCALES
