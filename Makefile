@@ -1,4 +1,4 @@
-# `make demo`: set up .venv and run the main job at quick scale on built-in data.
+# `make demo`: set up .venv and reproduce every experiment at quick scale (runs/demo/report.html).
 # `make test`: set up .venv and run the test suite (what CI runs).
 PYTHON ?= python3
 VENV := .venv
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/smoothscope run nonsmoothness --scale quick --out runs/demo
+	$(BIN)/smoothscope reproduce --scale quick --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -1,4 +1,4 @@
-"""Command line: ``smoothscope list | run EXPERIMENT``.
+"""Command line: ``smoothscope list | run EXPERIMENT | reproduce | report DIR | analyze``.
 
 Bad input is reported on one line (``smoothscope: error: ...``) with exit code 2.
 """
@@ -58,6 +58,86 @@ def claims_table(claims: Sequence[dict[str, Any]], *, width: int | None = None) 
     return "\n".join(lines) + "\n\n" + "\n".join(statements)
 
 
+def _executor_options(fn):
+    """The options that choose where cells run (shared by ``run`` and ``reproduce``)."""
+    for option in reversed(_EXECUTOR_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+_EXECUTOR_OPTIONS = [
+    click.option(
+        "--executor",
+        type=click.Choice(EXECUTORS),
+        default="process",
+        show_default=True,
+        help="Where cells run: this process, a local process pool, a Dask cluster, SLURM.",
+    ),
+    click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Workers of the process pool or of a local Dask cluster [default: CPU count].",
+    ),
+    click.option(
+        "--address",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="Dask scheduler address (default: start a local cluster).",
+    ),
+    click.option("--slurm-partition", default=None, help="SLURM partition."),
+    click.option(
+        "--slurm-time",
+        type=click.IntRange(min=1),
+        default=60,
+        show_default=True,
+        help="SLURM time limit per cell, in minutes.",
+    ),
+    click.option(
+        "--slurm-gpus",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="GPUs per cell.",
+    ),
+    click.option(
+        "--slurm-cpus",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="CPUs per cell.",
+    ),
+    click.option(
+        "--slurm-cluster",
+        default=None,
+        hidden=True,
+        help="submitit cluster: 'local' or 'debug' run the SLURM code path without SLURM.",
+    ),
+]
+
+
+def _executor_spec(
+    executor: str,
+    jobs: int | None,
+    address: str | None,
+    slurm_partition: str | None,
+    slurm_time: int,
+    slurm_gpus: int,
+    slurm_cpus: int,
+    slurm_cluster: str | None,
+) -> ExecutorSpec:
+    return ExecutorSpec(
+        kind=executor,
+        jobs=jobs or os.cpu_count() or 1,
+        address=address,
+        slurm_partition=slurm_partition,
+        slurm_time=slurm_time,
+        slurm_gpus=slurm_gpus,
+        slurm_cpus=slurm_cpus,
+        slurm_cluster=slurm_cluster,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="smoothscope")
 def cli() -> None:
@@ -104,45 +184,7 @@ def list_experiments() -> None:
     help="Folder of MNIST IDX files for the digits data (default: scikit-learn digits).",
 )
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-@click.option(
-    "--executor",
-    type=click.Choice(EXECUTORS),
-    default="process",
-    show_default=True,
-    help="Where cells run: this process, a local process pool, a Dask cluster, SLURM.",
-)
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Workers of the process pool or of a local Dask cluster [default: CPU count].",
-)
-@click.option(
-    "--address",
-    default=None,
-    metavar="tcp://HOST:PORT",
-    help="Dask scheduler address (default: start a local cluster).",
-)
-@click.option("--slurm-partition", default=None, help="SLURM partition.")
-@click.option(
-    "--slurm-time",
-    type=click.IntRange(min=1),
-    default=60,
-    show_default=True,
-    help="SLURM time limit per cell, in minutes.",
-)
-@click.option(
-    "--slurm-gpus", type=click.IntRange(min=0), default=0, show_default=True, help="GPUs per cell."
-)
-@click.option(
-    "--slurm-cpus", type=click.IntRange(min=1), default=1, show_default=True, help="CPUs per cell."
-)
-@click.option(
-    "--slurm-cluster",
-    default=None,
-    hidden=True,
-    help="submitit cluster: 'local' or 'debug' run the SLURM code path without SLURM.",
-)
+@_executor_options
 def run_command(
     experiment: str,
     scale: str,
@@ -171,15 +213,15 @@ def run_command(
         if "mnist_path" not in {f for f in spec.config.__dataclass_fields__}:
             raise SmoothscopeError(f"--mnist: experiment {experiment!r} uses no digits")
         overrides["mnist_path"] = mnist
-    where = ExecutorSpec(
-        kind=executor,
-        jobs=jobs or os.cpu_count() or 1,
-        address=address,
-        slurm_partition=slurm_partition,
-        slurm_time=slurm_time,
-        slurm_gpus=slurm_gpus,
-        slurm_cpus=slurm_cpus,
-        slurm_cluster=slurm_cluster,
+    where = _executor_spec(
+        executor,
+        jobs,
+        address,
+        slurm_partition,
+        slurm_time,
+        slurm_gpus,
+        slurm_cpus,
+        slurm_cluster,
     )
     results = run_experiment(
         experiment,
@@ -194,6 +236,98 @@ def run_command(
     click.echo(
         f"\nresults: {results['run_dir']}/results.json   figures: {results['run_dir']}/figures/"
     )
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    from .report import verdict_counts
+
+    click.echo(claims_table(result["claims"]))
+    click.echo("\nverdicts per paper:")
+    for paper, row in verdict_counts(result["claims"]).items():
+        total = sum(row.values())
+        parts = ", ".join(f"{n} {verdict}" for verdict, n in row.items())
+        click.echo(f"  {paper}: {total} claim(s): {parts}")
+    click.echo(f"\nreport: {result['report']}")
+
+
+@cli.command("reproduce")
+@click.option(
+    "--scale",
+    type=click.Choice(SCALES),
+    default="quick",
+    show_default=True,
+    help="quick: minutes on a laptop CPU; paper: the paper's counts.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every experiment.")
+@click.option(
+    "--out",
+    type=click.Path(),
+    default=None,
+    help="Output folder (default runs/reproduce-SCALE-seedSEED): one run directory per "
+    "experiment and report.html. An existing one is resumed.",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="EXP[,EXP...]",
+    help="Run only these experiments (repeatable or comma-separated) [default: all].",
+)
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@_executor_options
+def reproduce_command(
+    scale: str,
+    seed: int,
+    out: str | None,
+    only: tuple[str, ...],
+    no_progress: bool,
+    executor: str,
+    jobs: int | None,
+    address: str | None,
+    slurm_partition: str | None,
+    slurm_time: int,
+    slurm_gpus: int,
+    slurm_cpus: int,
+    slurm_cluster: str | None,
+) -> None:
+    """Run every experiment and write one self-contained HTML report of all claims.
+
+    Finished experiments in --out are not recomputed; an interrupted one is rerun and reuses
+    its finished cells. The report is OUT/report.html.
+    """
+    from .report import reproduce
+
+    where = _executor_spec(
+        executor,
+        jobs,
+        address,
+        slurm_partition,
+        slurm_time,
+        slurm_gpus,
+        slurm_cpus,
+        slurm_cluster,
+    )
+    result = reproduce(
+        scale=scale,
+        out=out,
+        only=only or None,
+        seed=seed,
+        executor=where,
+        progress=not no_progress,
+    )
+    for name, info in result["experiments"].items():
+        state = "reused (finished earlier)" if info["status"] == "reused" else "ran"
+        click.echo(f"{name}: {state} -> {info['run_dir']}")
+    click.echo("")
+    _print_summary(result)
+
+
+@cli.command("report")
+@click.argument("directory", type=click.Path())
+def report_command(directory: str) -> None:
+    """Rebuild DIRECTORY/report.html from the results of `reproduce`, running nothing."""
+    from .report import build_report
+
+    _print_summary(build_report(directory))
 
 
 def _load_model(spec: str, args: tuple[str, ...], weights: str | None):

@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 SCALES = ("quick", "paper")
+RESULTS_SCHEMA = 1
+"""Version of the ``results.json`` layout (claims + measurements); the report accepts it."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ def run_experiment(
         outcome = spec.run(config, out, progress=progress, executor=pool)
     claims: list[Claim] = list(outcome["claims"])
     results = {
+        "schema": RESULTS_SCHEMA,
         "experiment": name,
         "scale": scale,
         "seed": seed,
