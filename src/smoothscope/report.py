@@ -228,7 +228,7 @@ table#claims { width: 100%; }
 th, td { border: 1px solid #d0d7de; padding: 0.3em 0.55em; vertical-align: top; text-align: left; }
 th { background: #f6f8fa; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-td.id code { overflow-wrap: anywhere; font-size: 0.9em; }
+td.id { min-width: 14em; } td.id code { overflow-wrap: anywhere; font-size: 0.85em; }
 td.where { min-width: 6em; }
 td.statement { min-width: 16em; }
 td.rule { color: #57606a; font-size: 0.92em; min-width: 14em; }
