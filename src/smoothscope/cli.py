@@ -153,15 +153,18 @@ def list_experiments() -> None:
         click.echo(f"{spec.name.ljust(width)}  {spec.description}")
 
 
-@cli.command("run")
-@click.argument("experiment")
-@click.option(
+_scale_option = click.option(
     "--scale",
     type=click.Choice(SCALES),
     default="quick",
     show_default=True,
     help="quick: minutes on a laptop CPU; paper: the paper's counts.",
 )
+
+
+@cli.command("run")
+@click.argument("experiment")
+@_scale_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the whole run.")
 @click.option(
     "--out",
@@ -251,13 +254,7 @@ def _print_summary(result: dict[str, Any]) -> None:
 
 
 @cli.command("reproduce")
-@click.option(
-    "--scale",
-    type=click.Choice(SCALES),
-    default="quick",
-    show_default=True,
-    help="quick: minutes on a laptop CPU; paper: the paper's counts.",
-)
+@_scale_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every experiment.")
 @click.option(
     "--out",
