@@ -418,33 +418,89 @@ def run(
     s = {name: summaries[cell.id] for name, cell in cells.items()}
     seed = derive_seed(config.seed, "blueshift-claims")
     last = f"units.unit{config.toy_units}"
-    claims = [
-        _difference_claim(
+    depths = list(config.toy_depths)
+    deepest, a = depths[-1], config.group_average
+    h_noshort = [s[f"toy-depth{d}-noshort"]["layers"][B.OUTPUT]["h"] for d in depths]
+    h_short = [s[f"toy-depth{d}-short"]["layers"][B.OUTPUT]["h"] for d in depths]
+    # (id, where, statement, smoother configuration, rougher configuration, layer, what)
+    comparisons = [
+        (
             "C.fig3.relu_rougher_than_tanh",
             "§4.2, Fig. 3",
             "ReLU blueshifts more than tanh (lower h at the last Toy-CNN layer)",
-            _directions(s["toy-tanh"], last),
-            _directions(s["toy-relu"], last),
-            "h(tanh) − h(ReLU) at the last unit, per-direction h, 95 % bootstrap over "
-            "directions; reproduced if above 0",
-            config.n_boot,
-            seed,
+            "toy-tanh",
+            "toy-relu",
+            last,
+            "h(tanh) − h(ReLU) at the last unit",
         ),
-        _difference_claim(
+        (
             "C.fig3.tanh_rougher_than_softplus",
             "§4.2, Fig. 3",
             "tanh blueshifts more than softplus (lower h at the last Toy-CNN layer)",
-            _directions(s["toy-softplus"], last),
-            _directions(s["toy-tanh"], last),
-            "h(softplus) − h(tanh) at the last unit, per-direction h, 95 % bootstrap over "
-            "directions; reproduced if above 0",
-            config.n_boot,
-            seed + 1,
+            "toy-softplus",
+            "toy-tanh",
+            last,
+            "h(softplus) − h(tanh) at the last unit",
+        ),
+        (
+            "C.fig5.shortcuts_smooth",
+            "§4.3, Fig. 5 / 3c",
+            "Shortcuts keep deep networks smooth (higher h than without)",
+            f"toy-depth{deepest}-short",
+            f"toy-depth{deepest}-noshort",
+            B.OUTPUT,
+            f"h(shortcut) − h(no shortcut) of the output at depth {deepest}",
+        ),
+        (
+            "C.fig7.v2_smoother_than_v1",
+            "§4.4, Fig. 7",
+            "ResNet v2 (pre-activation) blocks give smoother output paths than v1",
+            "resnet-v2",
+            "resnet-v1",
+            B.OUTPUT,
+            "h(v2) − h(v1) of the output",
+        ),
+        (
+            "C.fig8.averaging_smooths",
+            "§4.4, Fig. 8",
+            f"Feature-group averaging (a = {a}) smooths a NoShort ResNet",
+            f"noshort-avg{a}",
+            "noshort-avg1",
+            B.OUTPUT,
+            "h(averaged) − h(plain) of the output",
+        ),
+        (
+            "C.fig1.nonlinearity_roughens",
+            "§4.1, Fig. 1",
+            "Turning the activations from linear to ReLU (no shortcuts) roughens the paths",
+            "transition-a0-nu0",
+            "transition-a1-nu0",
+            B.OUTPUT,
+            "h(α=0, ν=0) − h(α=1, ν=0) of the output",
+        ),
+        (
+            "C.fig1.shortcuts_dampen",
+            "§4.1, Fig. 1",
+            "Switching the shortcuts on (ν = 1) dampens the harmonics of the ReLU network",
+            "transition-a1-nu1",
+            "transition-a1-nu0",
+            B.OUTPUT,
+            "h(α=1, ν=1) − h(α=1, ν=0) of the output",
         ),
     ]
-    depths = list(config.toy_depths)
-    h_noshort = [s[f"toy-depth{d}-noshort"]["layers"][B.OUTPUT]["h"] for d in depths]
-    h_short = [s[f"toy-depth{d}-short"]["layers"][B.OUTPUT]["h"] for d in depths]
+    claims = [
+        _difference_claim(
+            cid,
+            where,
+            statement,
+            _directions(s[smooth], layer),
+            _directions(s[rough], layer),
+            f"{what}, per-direction h, 95 % bootstrap over directions; reproduced if above 0",
+            config.n_boot,
+            seed + i,
+        )
+        for i, (cid, where, statement, smooth, rough, layer, what) in enumerate(comparisons)
+    ]
     claims.append(
         _slope_claim(
             "C.fig5.h_decreases_with_depth",
@@ -455,69 +511,6 @@ def run(
             -1,
             "least-squares slope of h (output) vs Toy-CNN depth without shortcuts, 95 % t "
             "interval; reproduced if below 0",
-        )
-    )
-    deepest = depths[-1]
-    claims.append(
-        _difference_claim(
-            "C.fig5.shortcuts_smooth",
-            "§4.3, Fig. 5 / 3c",
-            "Shortcuts keep deep networks smooth (higher h than without)",
-            _directions(s[f"toy-depth{deepest}-short"]),
-            _directions(s[f"toy-depth{deepest}-noshort"]),
-            f"h(shortcut) − h(no shortcut) of the output at depth {deepest}, 95 % bootstrap over "
-            "directions; reproduced if above 0",
-            config.n_boot,
-            seed + 2,
-        )
-    )
-    claims.append(
-        _difference_claim(
-            "C.fig7.v2_smoother_than_v1",
-            "§4.4, Fig. 7",
-            "ResNet v2 (pre-activation) blocks give smoother output paths than v1",
-            _directions(s["resnet-v2"]),
-            _directions(s["resnet-v1"]),
-            "h(v2) − h(v1) of the output, 95 % bootstrap over directions; reproduced if above 0",
-            config.n_boot,
-            seed + 3,
-        )
-    )
-    claims.append(
-        _difference_claim(
-            "C.fig8.averaging_smooths",
-            "§4.4, Fig. 8",
-            f"Feature-group averaging (a = {config.group_average}) smooths a NoShort ResNet",
-            _directions(s[f"noshort-avg{config.group_average}"]),
-            _directions(s["noshort-avg1"]),
-            "h(averaged) − h(plain) of the output, 95 % bootstrap over directions; reproduced if "
-            "above 0",
-            config.n_boot,
-            seed + 4,
-        )
-    )
-    claims.append(
-        _difference_claim(
-            "C.fig1.nonlinearity_roughens",
-            "§4.1, Fig. 1",
-            "Turning the activations from linear to ReLU (no shortcuts) roughens the paths",
-            _directions(s["transition-a0-nu0"]),
-            _directions(s["transition-a1-nu0"]),
-            "h(α=0, ν=0) − h(α=1, ν=0) of the output, 95 % bootstrap; reproduced if above 0",
-            config.n_boot,
-            seed + 5,
-        )
-    )
-    claims.append(
-        _difference_claim(
-            "C.fig1.shortcuts_dampen",
-            "§4.1, Fig. 1",
-            "Switching the shortcuts on (ν = 1) dampens the harmonics of the ReLU network",
-            _directions(s["transition-a1-nu1"]),
-            _directions(s["transition-a1-nu0"]),
-            "h(α=1, ν=1) − h(α=1, ν=0) of the output, 95 % bootstrap; reproduced if above 0",
-            config.n_boot,
-            seed + 6,
         )
     )
     walk = sorted(
