@@ -63,7 +63,15 @@ def test_claims_and_figures(tiny_run):
 
 def test_plan_and_config():
     _, cells = plan(BlueshiftConfig.preset("quick", **TINY))
-    assert {"toy-relu", "resnet-v1", "resnet-v2", "noshort-avg3", "transition-a0-nu0"} <= set(cells)
+    assert {
+        "toy-relu",
+        "toy-relu-gradient",
+        "resnet-v1",
+        "resnet-v2",
+        "noshort-avg3",
+        "transition-a0-nu0",
+    } <= set(cells)
+    assert cells["toy-relu-gradient"].config["directions"] == 1
     assert cells["transition-a1-nu1"].config["kwargs"]["nu_branch"] == "shortcut"
     with pytest.raises(SmoothscopeError, match="6n"):
         BlueshiftConfig.preset("quick", resnet_depth=10)

@@ -153,7 +153,7 @@ def path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     rec = B.weight_path(
         model,
         x,
-        direction="random",
+        direction=config.get("direction", "random"),
         layers_to_perturb=config.get("perturb"),
         alpha=1.0 / config["radius"],
         points=config["points"],
@@ -269,6 +269,15 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
 
     for act in ACTIVATIONS:  # Fig. 3
         add(f"toy-{act}", "toycnn", {"units": config.toy_units, "activation": act}, "units")
+    add(
+        "toy-relu-gradient",
+        "toycnn",
+        {"units": config.toy_units},
+        "units",  # App. D.3, Fig. 13
+        direction="gradient",
+        directions=1,
+        loss=True,
+    )
     for depth in config.toy_depths:  # Fig. 5
         for short in (False, True):
             add(
@@ -596,14 +605,16 @@ def _figures(
         ]
 
     written = []
-    f, axes = plt.subplots(1, 3, figsize=(14, 3.8), sharey=True)
+    f, axes = plt.subplots(1, 4, figsize=(18, 3.8), sharey=True)
     cmap = plt.get_cmap("viridis")
-    for ax, act in zip(axes, ACTIVATIONS, strict=True):
-        k, specs = spectra(f"toy-{act}")
+    panels = [(f"toy-{act}", act) for act in ACTIVATIONS]
+    panels.append(("toy-relu-gradient", "relu, gradient direction (Fig. 13)"))
+    for ax, (name, title) in zip(axes, panels, strict=True):
+        k, specs = spectra(name)
         for i, spec in enumerate(specs[:-1]):
             if spec is not None:
                 ax.loglog(k, spec, color=cmap(i / max(1, len(specs) - 2)), lw=1)
-        ax.set(title=f"Toy-CNN {config.toy_units}, {act}", xlabel="frequency k")
+        ax.set(title=f"Toy-CNN {config.toy_units}, {title}", xlabel="frequency k")
     axes[0].set_ylabel("normalised power (per path)")
     f.suptitle("Spectra of every layer's path, shallow (dark) to deep (yellow) (paper C Fig. 3)")
     f.tight_layout()
