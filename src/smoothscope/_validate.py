@@ -69,3 +69,12 @@ def positive(value: Any, name: str, *, integer: bool = False) -> Any:
         kind = "a positive integer" if integer else "a positive finite number"
         raise SmoothscopeError(f"{name}: expected {kind}, got {value!r}")
     return int(value) if integer else value
+
+
+def check_generator(generator: Any, name: str = "generator") -> torch.Generator:
+    """Return ``generator`` if it is a ``torch.Generator`` (randomness is always explicit)."""
+    if not isinstance(generator, torch.Generator):
+        raise SmoothscopeError(
+            f"{name}: expected a torch.Generator, got {type(generator).__name__}"
+        )
+    return generator

@@ -54,6 +54,7 @@ __all__ = [
     "ExecutorSpec",
     "InProcessExecutor",
     "SweepError",
+    "derive_seed",
     "open_executor",
     "run_cell",
     "run_cells",
@@ -143,6 +144,12 @@ class SweepError(SmoothscopeError):
             f"{first.cell.label or first.cell.id} with config "
             f"{json.dumps(first.cell.config, default=str)}: {first.error}"
         )
+
+
+def derive_seed(*keys: Any) -> int:
+    """A 63-bit seed derived from ``keys`` (stable across processes and platforms)."""
+    digest = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def _resolve(fn: str) -> Callable[[Mapping[str, Any], CellContext], Any]:

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from .._errors import SmoothscopeError
-from .._validate import as_tensor, check_finite, check_rank, positive
+from .._validate import as_tensor, check_finite, check_generator, check_rank, positive
 
 __all__ = [
     "apply_diffeo",
@@ -196,10 +196,7 @@ def displacement_fields(
     n = _check_size(n)
     cut = _check_cut(cut, strict=False)
     count = positive(count, "count", integer=True)
-    if not isinstance(generator, torch.Generator):
-        raise SmoothscopeError(
-            f"generator: expected a torch.Generator, got {type(generator).__name__}"
-        )
+    check_generator(generator)
     if device is None:
         device = generator.device
     if isinstance(T, torch.Tensor):

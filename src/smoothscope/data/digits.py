@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .._errors import SmoothscopeError
-from .._validate import as_tensor, check_finite, check_rank, positive
+from .._validate import as_tensor, check_finite, check_generator, check_rank, positive
 
 __all__ = [
     "MAX_ANGLE",
@@ -66,14 +66,6 @@ def _check_digit(digit: object) -> int | None:
     if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit <= 9:
         raise SmoothscopeError(f"digit: expected an integer in 0..9 or None, got {digit!r}")
     return int(digit)
-
-
-def _check_generator(generator: object, name: str = "generator") -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise SmoothscopeError(
-            f"{name}: expected a torch.Generator, got {type(generator).__name__}"
-        )
-    return generator
 
 
 def _check_frames(frames: object) -> int:
@@ -322,7 +314,7 @@ def load_digit_templates(
     if limit is not None:
         limit = positive(limit, "limit", integer=True)
     if generator is not None:
-        _check_generator(generator)
+        check_generator(generator)
     if mnist_path is not None:
         templates = load_mnist_idx(mnist_path, digit=digit, split="train")
         source = f"MNIST IDX files at {os.fspath(mnist_path)}"
@@ -419,7 +411,7 @@ def rotation_dataset(
     x = _image_batch(templates, "templates")
     n_angles = positive(n_angles, "n_angles", integer=True)
     max_angle = float(positive(max_angle, "max_angle"))
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     n, c, h, w = x.shape
     u = torch.rand(n, n_angles, generator=generator, dtype=torch.float64)
     angles = ((2.0 * u - 1.0) * max_angle).reshape(-1).to(x.device)
@@ -475,7 +467,7 @@ def noise_ramp_videos(
     """
     x = _image_batch(templates, "templates")
     frames = _check_frames(frames)
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     alpha = noise_ramp_alpha(frames).to(x.device)
     noise = torch.randn(x.shape, generator=generator, dtype=torch.float64).to(x.device)
     return x.unsqueeze(1) + alpha[None, :, None, None, None] * noise.unsqueeze(1)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .._errors import SmoothscopeError
-from .._validate import positive
+from .._validate import check_generator, positive
 from .digits import load_sklearn_digits
 
 __all__ = ["PHOTO_SIZE", "digit_images", "natural_image_crops"]
@@ -29,14 +29,6 @@ PHOTO_SIZE = (427, 640)
 """(height, width) of scikit-learn's sample photos; crops can be at most 427 pixels wide."""
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights for the grey version
-
-
-def _check_generator(generator: object) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise SmoothscopeError(
-            f"generator: expected a torch.Generator, got {type(generator).__name__}"
-        )
-    return generator
 
 
 @lru_cache(maxsize=2)
@@ -77,7 +69,7 @@ def natural_image_crops(
     """
     n = positive(n, "n", integer=True)
     size = positive(size, "size", integer=True)
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     if not isinstance(grey, bool):
         raise SmoothscopeError(f"grey: expected True or False, got {grey!r}")
     height, width = PHOTO_SIZE
@@ -122,7 +114,7 @@ def digit_images(
     n = positive(n, "n", integer=True)
     size = positive(size, "size", integer=True)
     channels = positive(channels, "channels", integer=True)
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     pool = load_sklearn_digits(digit=None, size=size)
     total = pool.shape[0]
     rounds = -(-n // total)

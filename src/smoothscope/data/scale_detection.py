@@ -73,7 +73,7 @@ from typing import Any
 import torch
 
 from .._errors import SmoothscopeError
-from .._validate import as_tensor, check_rank, positive
+from .._validate import as_tensor, check_generator, check_rank, positive
 
 __all__ = [
     "BOUNDARIES",
@@ -201,14 +201,6 @@ def _check_task(task: Any) -> ScaleTask:
     if not isinstance(task, ScaleTask):
         raise SmoothscopeError(f"task: expected a ScaleTask, got {type(task).__name__}")
     return task
-
-
-def _check_generator(generator: Any) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise SmoothscopeError(
-            f"generator: expected a torch.Generator, got {type(generator).__name__}"
-        )
-    return generator
 
 
 def active_value(task: ScaleTask) -> float:
@@ -453,7 +445,7 @@ def sample_pairs(
     """
     task = _check_task(task)
     P = positive(P, "P", integer=True)
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     if not isinstance(balanced, bool):
         raise SmoothscopeError(f"balanced: expected True or False, got {balanced!r}")
     n_plus, n_minus = class_counts(task)
@@ -572,7 +564,7 @@ def deform(
             two non-zero pixels.
     """
     task = _check_task(task)
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     if not isinstance(preserve_label, bool):
         raise SmoothscopeError(f"preserve_label: expected True or False, got {preserve_label!r}")
     if stay is None:

@@ -29,9 +29,8 @@ from ..data.images import natural_image_crops
 from ..models import build
 from ..results import Claim, verdict_above, verdict_below
 from ..stats import hierarchical_bootstrap
-from ..sweep import Cell, CellContext, run_cells
+from ..sweep import Cell, CellContext, derive_seed, run_cells
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
-from .nonsmoothness import derive_seed
 
 __all__ = ["BlueshiftConfig", "path_cell", "run", "train_cell"]
 

@@ -9,7 +9,6 @@ peaks and SMP (§V-B) of inputs and reconstructions are compared.
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from ..data import ellipsoid
 from ..models import SETUPS, build
 from ..results import Claim, verdict_above, verdict_below
 from ..stats import hierarchical_bootstrap, ratio_of_medians
-from ..sweep import Cell, CellContext, run_stages
+from ..sweep import Cell, CellContext, derive_seed, run_stages
 from ..train import fit
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
 
@@ -130,12 +129,6 @@ class NonsmoothnessConfig(ExperimentConfig):
                 )
         if not 0 <= self.digit <= 9:
             raise SmoothscopeError(f"digit: expected 0..9, got {self.digit}")
-
-
-def derive_seed(*keys: Any) -> int:
-    """A 63-bit seed derived from ``keys`` (stable across processes and platforms)."""
-    digest = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
 
 
 # ---------------------------------------------------------------------------------------------

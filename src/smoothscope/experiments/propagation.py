@@ -34,7 +34,7 @@ from ..models import SETUPS, build
 from ..probe import leaf_layers, smp_maps
 from ..results import Claim, verdict_above
 from ..stats import r2_interval
-from ..sweep import Cell, CellContext, run_stages
+from ..sweep import Cell, CellContext, derive_seed, run_stages
 from . import nonsmoothness as NS
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
 
@@ -427,7 +427,7 @@ def run(
             )
             for kind in P.CHANNEL_KINDS
         }
-        seed = NS.derive_seed(config.seed, "propagation", setup)
+        seed = derive_seed(config.seed, "propagation", setup)
         summary: dict[str, Any] = {"layers": {}}
         table = []
         for layer in layers:

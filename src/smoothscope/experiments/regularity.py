@@ -33,10 +33,9 @@ from ..data import continuum as C
 from ..models import at_scale, build, l2_penalty, set_scale
 from ..results import Claim, verdict_above, verdict_below
 from ..stats import hierarchical_bootstrap
-from ..sweep import Cell, CellContext, run_stages
+from ..sweep import Cell, CellContext, derive_seed, run_stages
 from ..train import fit
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
-from .nonsmoothness import derive_seed
 
 __all__ = ["RegularityConfig", "dip_cell", "evaluate_cell", "run", "train_cell"]
 

@@ -31,10 +31,9 @@ from ..analysis.stability import relative_stability
 from ..data import scale_detection as sd
 from ..models import build, mean_channel
 from ..results import Claim
-from ..sweep import Cell, CellContext, run_stages
+from ..sweep import Cell, CellContext, derive_seed, run_stages
 from ..train import train_hinge
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
-from .nonsmoothness import derive_seed
 
 __all__ = ["ScaleDetectionConfig", "measure_cell", "run", "train_cell"]
 

@@ -29,10 +29,9 @@ from ..models import available_models, build
 from ..models.transforms import shuffle_channels
 from ..results import Claim, verdict_above, verdict_below
 from ..stats import hierarchical_bootstrap
-from ..sweep import Cell, CellContext, run_stages
+from ..sweep import Cell, CellContext, derive_seed, run_stages
 from ..train import fit
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
-from .nonsmoothness import derive_seed
 
 __all__ = ["StabilityConfig", "analyse_cell", "run", "train_cell"]
 
