@@ -188,6 +188,11 @@ def test_verdict_counts():
         (lambda r: r.pop("claims"), "missing claims"),
         (lambda r: r["claims"][0].pop("rule"), "lacks rule"),
         (lambda r: r["claims"][0].update(verdict="maybe"), "verdict 'maybe'"),
+        (lambda r: r["claims"][0].update(measured="0.3"), "measured is str"),
+        (lambda r: r["claims"][0].update(uncertainty=[1, 2, 3]), "uncertainty is not"),
+        (lambda r: r["claims"][0].update(kind="guess"), "kind is 'guess'"),
+        (lambda r: r["claims"][0].update(control={"id": "x"}), "control lacks"),
+        (lambda r: r["claims"][0].update(replicates={"seeds": "3"}), "replicates is not"),
     ],
 )
 def test_incompatible_results_refused(synthetic: Path, edit, message, capsys):
@@ -265,7 +270,7 @@ def test_reproduce_command(fake_experiment: str, tmp_path: Path, capsys):
     # results written by another version are refused with one line
     path = out / fake_experiment / "results.json"
     results = json.loads(path.read_text())
-    assert results["schema"] == 1  # every run declares its results schema
+    assert results["schema"] == 2  # every run declares its results schema
     results["environment"]["smoothscope"] = "0.0.1"
     results.pop("schema")  # another version without a compatible schema
     path.write_text(json.dumps(results))
@@ -315,7 +320,7 @@ window.addEventListener("load", function () {
   var div = document.createElement("div");
   div.id = "probe";
   div.textContent = "decoded=" + ok + " images=" + imgs.length +
-    " rows=" + document.querySelectorAll("#claims tbody tr").length;
+    " rows=" + document.querySelectorAll("table.claims tbody tr").length;
   document.body.appendChild(div);
 });
 </script>"""
@@ -359,3 +364,44 @@ def test_report_renders_in_headless_chromium(synthetic: Path, tmp_path: Path):
     assert match, proc.stdout[-2000:]
     decoded, images, rows = map(int, match.groups())
     assert (decoded, images, rows) == (2, 2, 3)
+
+
+def test_kinds_controls_and_deviations_in_the_report(tmp_path: Path, pngs):
+    root = tmp_path / "repro"
+    paper = {
+        **_claim("A.paper", "A", "reproduced"),
+        "kind": "paper",
+        "control": {
+            "id": "A.paper/linear",
+            "description": "a linear network: the rule must fail",
+            "measured": 0.01,
+            "uncertainty": [0.0, 0.02],
+            "verdict": "not reproduced",
+        },
+        "replicates": {"trained models": 4, "videos": 8},
+        "power": None,
+    }
+    extension = {**_claim("A.ext", "A", "reproduced"), "kind": "extension", "no_control": "n/a"}
+    posthoc = {
+        **_claim("A.late", "A", "inconclusive"),
+        "kind": "post-hoc",
+        "posthoc": "2026-11-30: added after the first run",
+        "power": "needs >= 16 trained models (has 4) for the interval to exclude 2",
+        "no_control": "none",
+    }
+    run_dir = _write_run(root, "nonsmoothness", [paper, extension, posthoc], {"a.png": pngs[0]})
+    results = json.loads((run_dir / "results.json").read_text())
+    results.update(schema=2, deviations={"n_models": 3}, data={"videos": "digits (embedded)"})
+    (run_dir / "results.json").write_text(json.dumps(results))
+    page = Path(build_report(root)["report"]).read_text()
+    # tallies count paper claims only; the others are in their own groups
+    counts = verdict_counts([paper, extension, posthoc])
+    assert counts["A"] == {"reproduced": 1, "not reproduced": 0, "inconclusive": 0}
+    assert verdict_counts([paper, extension, posthoc], "extension")["A"]["reproduced"] == 1
+    assert 'id="claims-paper"' in page and 'id="claims-extension"' in page
+    assert 'id="claims-post-hoc"' in page and "2026-11-30: added after the first run" in page
+    assert "A.paper/linear" in page and "a linear network: the rule must fail" in page
+    assert "over 4 trained models × 8 videos" in page
+    assert "power: needs &gt;= 16 trained models" in page
+    assert "quick (changed: n_models=3)" in page and "digits (embedded)" in page
+    assert "no control: n/a" in page

@@ -36,7 +36,8 @@ from tqdm.auto import tqdm
 from ._errors import SmoothscopeError
 from ._io import _jsonable, atomic_write_bytes, load_json
 from .experiments import SCALES, available_experiments, get_experiment, run_experiment
-from .results import VERDICTS
+from .experiments._base import check_data
+from .results import KINDS, VERDICTS
 from .sweep import ExecutorSpec
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "REQUIRED_KEYS",
     "build_report",
     "check_results",
+    "claim_kind",
     "render_report",
     "reproduce",
     "verdict_counts",
@@ -67,7 +69,7 @@ CLAIM_KEYS = (
     "rule",
 )
 """Keys every claim of a compatible ``results.json`` holds."""
-COMPATIBLE_SCHEMAS: tuple[int, ...] = (1,)
+COMPATIBLE_SCHEMAS: tuple[int, ...] = (1, 2)
 """``results.json`` files declaring one of these ``schema`` values are read whatever version
 wrote them."""
 
@@ -84,6 +86,7 @@ EXPERIMENT_PAPERS: dict[str, str] = {
     "scale-detection": "B",
     "blueshift": "C",
     "regularity": "D",
+    "forensic": "A",
 }
 """Paper of an experiment whose results hold no claim (otherwise its claims decide)."""
 
@@ -174,27 +177,48 @@ CAPTIONS: dict[str, dict[str, str]] = {
     },
     "blueshift": {
         "fig3_spectra_per_layer.png": (
-            "Paper C Fig. 3: spectra of every layer's weight-space path in the Toy-CNN for "
-            "ReLU, tanh and softplus, shallow (dark) to deep (yellow), log–log. Look at: deeper "
-            "layers carrying more high-frequency power (blueshift), most for ReLU."
+            "Paper C Fig. 3: mean spectra of every layer's weight-space path in the Toy-CNN for "
+            "ReLU, tanh, softplus and the linear control, shallow (dark) to deep (yellow), "
+            "log–log; one row with the paper's raw DFT, one with the boundary-free tapered "
+            "estimator the claims use. Look at: deeper layers carrying more high-frequency "
+            "power (blueshift), most for ReLU, none for the linear network; the raw-DFT row "
+            "cannot fall faster than 1/k."
         ),
         "fig5_6_7_8.png": (
-            "Paper C Figs. 5–8: fractal exponent h against depth with and without shortcuts "
-            "(left); output spectra of ResNet v1, v2 and NoShort with and without feature "
-            "averaging (middle); correlation of the residual and shortcut branches per frequency "
-            "(right). Look at: h falling with depth without shortcuts, and flatter (rougher) "
-            "spectra for NoShort."
+            "Paper C Figs. 5–8: h against depth with and without shortcuts, the output spectra "
+            "of ResNet v1, v2 and NoShort, feature averaging, and the correlation of the "
+            "residual and shortcut branches per frequency. Look at: h falling with depth "
+            "without shortcuts, and flatter (rougher) spectra for NoShort."
         ),
         "fig1_transition.png": (
-            "Paper C Fig. 1: the loss along a weight-space path across the α–ν transition "
-            "(linear, ReLU, ResNet), with the fitted h in the titles. Look at: the path "
-            "roughening with the nonlinearity and smoothing again with shortcuts."
+            "Paper C Figs. 1 and 4: the loss along a weight-space path across the α–ν "
+            "transition (linear, ReLU, ResNet), with h in the titles, and the path of median h "
+            "over many directions. Look at: the path roughening with the nonlinearity and "
+            "smoothing again with shortcuts."
         ),
         "fig2_9_chebyshev_trainability.png": (
             "Paper C Figs. 2, 9, 19: Chebyshev coefficients of the activations on [−5, 5] "
             "(left; slower decay means rougher) and training accuracy against h at "
             "initialisation (right). Look at: whether smoother initial paths (larger h) train "
             "better."
+        ),
+        "fig9_trainability.png": (
+            "Paper C Fig. 9 per variant (NoShort, and v1/v2 where the scale trains them): "
+            "training accuracy and h at initialisation against α, one line per depth."
+        ),
+        "fig11_during_training.png": (
+            "Paper C Fig. 11: path spectra and h at checkpoints during training (ReLU, tanh, "
+            "ReLU with shortcuts), at radii 1 and 10. One network per setting, as in the paper: "
+            "a figure, not a claim."
+        ),
+        "fig12_delta_orthogonal.png": (
+            "Paper C Fig. 12: delta-orthogonal initialisation (no BatchNorm), tanh and linear "
+            "Toy-CNNs at small and large radius. Look at: tanh smooth near the initialisation "
+            "and rough further out. No claim: its protocol was chosen after probing (see "
+            "docs/blueshift.md)."
+        ),
+        "fig17_other_activations.png": (
+            "Paper C Fig. 17: unit spectra for the other activations of App. F.1 (paper scale)."
         ),
     },
     "regularity": {
@@ -224,7 +248,8 @@ h1 { font-size: 1.7em; margin-bottom: 0.2em; }
 h2 { border-bottom: 2px solid #d0d7de; padding-bottom: 0.2em; margin-top: 2em; }
 h3 { margin-top: 1.5em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-table#claims { width: 100%; }
+table.claims { width: 100%; }
+td.control { max-width: 18em; }
 th, td { border: 1px solid #d0d7de; padding: 0.3em 0.55em; vertical-align: top; text-align: left; }
 th { background: #f6f8fa; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
@@ -295,7 +320,48 @@ def check_results(results: Any, path: str | os.PathLike) -> dict[str, Any]:
                 f"{path}: incompatible results (claim {claim['id']!r} has verdict "
                 f"{claim['verdict']!r}, expected one of {', '.join(VERDICTS)})"
             )
+        problem = _claim_problem(claim)
+        if problem:
+            raise SmoothscopeError(
+                f"{path}: incompatible results (claim {claim['id']!r}: {problem})"
+            )
     return results
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _claim_problem(claim: Mapping[str, Any]) -> str | None:
+    """Why a claim's values cannot be displayed, or ``None`` (types only; NaN is allowed)."""
+    if not isinstance(claim["id"], str):
+        return "id is not a string"
+    if not _is_number(claim["measured"]):
+        return f"measured is {type(claim['measured']).__name__}, expected a number"
+    if claim["paper_value"] is not None and not _is_number(claim["paper_value"]):
+        return f"paper_value is {type(claim['paper_value']).__name__}, expected a number or null"
+    u = claim["uncertainty"]
+    if u is not None and not (
+        isinstance(u, list) and len(u) == 2 and all(_is_number(v) for v in u)
+    ):
+        return "uncertainty is not null or [low, high]"
+    kind = claim.get("kind")
+    if kind is not None and kind not in KINDS:
+        return f"kind is {kind!r}, expected one of {', '.join(KINDS)}"
+    control = claim.get("control")
+    if control is not None:
+        if not isinstance(control, Mapping) or any(
+            k not in control for k in ("id", "description", "measured", "verdict")
+        ):
+            return "control lacks id, description, measured or verdict"
+        if control["verdict"] not in VERDICTS or not _is_number(control["measured"]):
+            return "control has an unknown verdict or a non-numeric value"
+    replicates = claim.get("replicates")
+    if replicates is not None and not (
+        isinstance(replicates, Mapping) and all(_is_number(n) for n in replicates.values())
+    ):
+        return "replicates is not a mapping of counts"
+    return None
 
 
 def _load_results(run_dir: Path) -> dict[str, Any]:
@@ -330,10 +396,21 @@ def _paper_of(run: Mapping[str, Any]) -> str:
     return EXPERIMENT_PAPERS.get(run["experiment"], "?")
 
 
-def verdict_counts(claims: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    """``{paper: {verdict: count}}`` for papers A–D (and any other paper met)."""
+def claim_kind(claim: Mapping[str, Any]) -> str:
+    """A claim's kind; results of schema 1 carry none and count as paper claims."""
+    kind = claim.get("kind")
+    return str(kind) if kind in KINDS else "paper"
+
+
+def verdict_counts(
+    claims: Iterable[Mapping[str, Any]], kind: str | None = "paper"
+) -> dict[str, dict[str, int]]:
+    """``{paper: {verdict: count}}`` for papers A–D (and any other paper met), over the claims of
+    ``kind`` (``"paper"``: the paper tallies; ``None``: every claim)."""
     counts: dict[str, dict[str, int]] = {p: dict.fromkeys(VERDICTS, 0) for p in PAPERS}
     for c in claims:
+        if kind is not None and claim_kind(c) != kind:
+            continue
         row = counts.setdefault(str(c["paper"]), dict.fromkeys(VERDICTS, 0))
         row[c["verdict"]] = row.get(c["verdict"], 0) + 1
     return counts
@@ -392,6 +469,30 @@ def _verdict_span(verdict: str) -> str:
     return f'<span class="verdict {_esc(cls)}">{_esc(verdict)}</span>'
 
 
+def _replicates_text(replicates: Any) -> str:
+    if not isinstance(replicates, Mapping) or not replicates:
+        return ""
+    return " × ".join(f"{n} {level}" for level, n in replicates.items())
+
+
+def _control_cell(c: Mapping[str, Any]) -> str:
+    control = c.get("control")
+    if isinstance(control, Mapping):
+        value = _esc(_num(control.get("measured")))
+        interval = _interval(control.get("uncertainty"))
+        if interval:
+            value += f' <span class="note">{_esc(interval)}</span>'
+        return (
+            f"{value}<br>{_verdict_span(str(control.get('verdict')))}"
+            f'<br><span class="note"><code>{_esc(control.get("id", ""))}</code>: '
+            f"{_esc(control.get('description', ''))}</span>"
+        )
+    reason = c.get("no_control")
+    if reason:
+        return f'<span class="note">no control: {_esc(reason)}</span>'
+    return '<span class="note">no control recorded (results of schema 1)</span>'
+
+
 def _claims_rows(claims: Sequence[Mapping[str, Any]]) -> list[str]:
     rows = []
     for c in claims:
@@ -399,19 +500,65 @@ def _claims_rows(claims: Sequence[Mapping[str, Any]]) -> list[str]:
         measured = _esc(_num(c["measured"]))
         if interval:
             measured += f'<br><span class="note">95 % interval {_esc(interval)}</span>'
+        replicates = _replicates_text(c.get("replicates"))
+        if replicates:
+            measured += f'<br><span class="note">over {_esc(replicates)}</span>'
         paper_value = "— (qualitative)" if c["paper_value"] is None else _num(c["paper_value"])
+        rule = _esc(c["rule"])
+        if c.get("power"):
+            rule += f'<br><span class="note power">power: {_esc(c["power"])}</span>'
+        if c.get("posthoc"):
+            rule += f'<br><span class="note">post-hoc: {_esc(c["posthoc"])}</span>'
         rows.append(
-            f'<tr class="claim" data-verdict="{_esc(c["verdict"])}">'
+            f'<tr class="claim" data-verdict="{_esc(c["verdict"])}" '
+            f'data-kind="{_esc(claim_kind(c))}">'
             f'<td class="id"><code>{_esc(c["id"])}</code></td>'
             f"<td>{_esc(c['paper'])}</td>"
             f'<td class="where">{_esc(c["where"])}</td>'
             f'<td class="statement">{_esc(c["statement"])}</td>'
             f'<td class="num">{_esc(paper_value)}</td>'
             f'<td class="num">{measured}</td>'
+            f'<td class="control">{_control_cell(c)}</td>'
             f"<td>{_verdict_span(str(c['verdict']))}</td>"
-            f'<td class="rule">{_esc(c["rule"])}</td></tr>'
+            f'<td class="rule">{rule}</td></tr>'
         )
     return rows
+
+
+KIND_TITLES: dict[str, tuple[str, str]] = {
+    "paper": (
+        "Paper claims",
+        "Claims the papers make. The tallies above count these only.",
+    ),
+    "extension": (
+        "Extensions",
+        "The project's own questions (not claims of the papers); not counted in the tallies.",
+    ),
+    "post-hoc": (
+        "Post-hoc rules",
+        "Rules added after results had been seen, with the date and the reason; not counted "
+        "in the tallies.",
+    ),
+}
+
+
+def _claims_tables(claims: Sequence[Mapping[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for kind, (title, note) in KIND_TITLES.items():
+        group = [c for c in claims if claim_kind(c) == kind]
+        if not group and kind != "paper":
+            continue
+        out.append(f'<h3 id="kind-{_esc(kind)}">{_esc(title)} ({len(group)})</h3>')
+        out.append(f'<p class="note">{_esc(note)}</p>')
+        out.append(
+            f'<table id="claims-{_esc(kind)}" class="claims"><thead><tr><th>claim</th>'
+            "<th>paper</th><th>figure / section</th><th>statement</th><th>paper value</th>"
+            "<th>measured</th><th>control (same rule)</th><th>verdict</th><th>rule</th>"
+            "</tr></thead><tbody>"
+        )
+        out.extend(_claims_rows(group))
+        out.append("</tbody></table>")
+    return out
 
 
 def _counts_table(counts: Mapping[str, Mapping[str, int]]) -> str:
@@ -433,6 +580,18 @@ def _counts_table(counts: Mapping[str, Mapping[str, int]]) -> str:
 def _counts_line(row: Mapping[str, int]) -> str:
     parts = [f"{_verdict_span(v)}&nbsp;{row.get(v, 0)}" for v in VERDICTS]
     return f'<p class="counts">Verdicts: {" · ".join(parts)}</p>'
+
+
+def _scale_text(run: Mapping[str, Any]) -> str:
+    """The scale, with the exact config fields that ``--set`` changed from it."""
+    deviations = run.get("deviations")
+    text = str(run["scale"])
+    if isinstance(deviations, Mapping) and deviations:
+        changed = ", ".join(
+            f"{k}={json.dumps(v, default=str)}" for k, v in sorted(deviations.items())
+        )
+        text += f" (changed: {changed})"
+    return text
 
 
 def render_report(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -466,7 +625,7 @@ def render_report(runs: Sequence[Mapping[str, Any]]) -> str:
         env_text = ", ".join(f"{k} {v}" for k, v in env.items())
         out.append(
             f'<tr><td><a href="#exp-{_esc(run["experiment"])}">{_esc(run["experiment"])}</a></td>'
-            f"<td>{_esc(_paper_of(run))}</td><td>{_esc(run['scale'])}</td>"
+            f"<td>{_esc(_paper_of(run))}</td><td>{_esc(_scale_text(run))}</td>"
             f'<td class="num">{_esc(run["seed"])}</td>'
             f'<td class="num">{len(run["claims"])}</td>'
             f'<td class="note">{_esc(env_text)}</td>'
@@ -477,14 +636,19 @@ def render_report(runs: Sequence[Mapping[str, Any]]) -> str:
     out.append("<h2>Verdicts per paper</h2>")
     out.append(_counts_table(counts))
 
+    others = {
+        kind: verdict_counts(claims, kind) for kind in KINDS if kind != "paper"
+    }
+    for kind, table in others.items():
+        n = sum(sum(row.values()) for row in table.values())
+        if n:
+            out.append(
+                f'<p class="note">Not in these tallies: {n} {_esc(KIND_TITLES[kind][0].lower())} '
+                f"(below, in their own group).</p>"
+            )
+
     out.append("<h2>Claims</h2>")
-    out.append(
-        '<table id="claims"><thead><tr><th>claim</th><th>paper</th><th>figure / section</th>'
-        "<th>statement</th><th>paper value</th><th>measured</th><th>verdict</th>"
-        "<th>rule</th></tr></thead><tbody>"
-    )
-    out.extend(_claims_rows(claims))
-    out.append("</tbody></table>")
+    out.extend(_claims_tables(claims))
 
     for paper, paper_runs in by_paper.items():
         title = PAPERS.get(paper, "experiments of no known paper")
@@ -504,9 +668,13 @@ def render_report(runs: Sequence[Mapping[str, Any]]) -> str:
             if description:
                 out.append(f"<p>{_esc(description)}</p>")
             out.append(
-                f'<p class="note">Scale {_esc(run["scale"])}, seed {_esc(run["seed"])}; '
+                f'<p class="note">Scale {_esc(_scale_text(run))}, seed {_esc(run["seed"])}; '
                 f"{len(run['claims'])} claim(s).</p>"
             )
+            data = run.get("data")
+            if isinstance(data, Mapping) and data:
+                used = "; ".join(f"{k}: {v}" for k, v in data.items())
+                out.append(f'<p class="note">Data: {_esc(used)}</p>')
             figures = _figures(Path(run["run_dir"]), _captions_for(name))
             if not figures:
                 out.append('<p class="note">This run wrote no figure.</p>')
@@ -585,7 +753,9 @@ def _plan(run_dir: Path, name: str, scale: str, seed: int) -> str:
     """``"done"`` (finished, same config), ``"run"`` (new or interrupted); raise if foreign."""
     if run_dir.exists() and not run_dir.is_dir():
         raise SmoothscopeError(f"--out: expected {run_dir} to be a directory, got a file")
-    expected = get_experiment(name).config.preset(scale, seed=seed).to_dict()
+    config = get_experiment(name).config.preset(scale, seed=seed)
+    check_data(config)  # a missing or corrupt dataset is refused before anything runs
+    expected = config.to_dict()
     expected = json.loads(json.dumps(_jsonable(expected)))
     config_path = run_dir / "config.json"
     if not config_path.exists():
@@ -630,7 +800,7 @@ def reproduce(
     holding another config or incompatible results raise :class:`SmoothscopeError`.
 
     Args:
-        scale: ``"quick"`` or ``"paper"``.
+        scale: ``"quick"``, ``"standard"`` or ``"paper"``.
         out: output folder (default ``runs/reproduce-<scale>-seed<seed>``).
         only: experiment names (or comma-separated lists of names); default all.
         seed: seed of every experiment.
