@@ -24,3 +24,16 @@ def square(config, ctx):
 
 def reader(config, ctx):
     return {"read": int(np.load(ctx.path_of(config["source"]) / "value.npy")[0])}
+
+
+def draw(config, ctx):
+    """Draws from the global RNGs of torch, NumPy and random (as dropout would)."""
+    import random
+
+    import torch
+
+    return {
+        "torch": torch.rand(config["n"]).tolist(),
+        "numpy": np.random.rand(config["n"]).tolist(),  # noqa: NPY002
+        "random": [random.random() for _ in range(config["n"])],
+    }

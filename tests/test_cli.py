@@ -25,7 +25,7 @@ def test_list(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "nonsense"], "experiment: expected one of blueshift, nonsmoothness"),
+        (["run", "nonsense"], "experiment: expected one of blueshift, "),
         (["run", "nonsmoothness", "--scale", "huge"], "huge"),
         (["run", "nonsmoothness", "--seed", "x"], "x"),
         (["run", "nonsmoothness", "--set", "epochs=many"], "epochs: expected an integer"),
@@ -35,6 +35,13 @@ def test_list(capsys):
         (["run", "nonsmoothness", "--executor", "kubernetes"], "kubernetes"),
         (["run", "nonsmoothness", "--jobs", "0"], "0"),
         (["run", "nonsmoothness", "--executor", "process", "--address", "tcp://h:1"], "address"),
+        (["run", "nonsmoothness", "--executor", "dask", "--address", "foo"], "tcp://HOST:PORT"),
+        (["run", "nonsmoothness", "--slurm-cluster", "bogus"], "bogus"),
+        (["run", "nonsmoothness", "--set", "lr=-1"], "lr: expected a positive number"),
+        (["run", "nonsmoothness", "--set", "lr=Infinity"], "lr: expected a finite number"),
+        (["run", "nonsmoothness", "--set", "peak_factor=-5"], "peak_factor: expected a positive"),
+        (["run", "nonsmoothness", "--set", "datasets=ellipsoid,ellipsoid"], "distinct entries"),
+        (["run", "nonsmoothness", "--set", "n_models=10000000000000000000000"], "at most 1,000"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code_2(argv, message, capsys):
@@ -69,3 +76,31 @@ def test_console_script_exit_code():
         [sys.executable, "-m", "smoothscope.cli", "run", "nope"], capture_output=True, text=True
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+
+
+def test_weights_that_do_not_fit_name_the_keys(tmp_path: Path, capsys):
+    import torch
+
+    from smoothscope._io import save_state_dict
+
+    save_state_dict(tmp_path / "w.pt", {"foo.weight": torch.ones(2)})
+    argv = ["analyze", "stability", "--model", "lenet", "--weights", str(tmp_path / "w.pt")]
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unexpected keys foo.weight (1)" in err
+    assert "missing keys" in err and "weights_only" not in err
+
+
+def test_analyze_out_directory_is_refused_before_compute(tmp_path: Path, capsys):
+    argv = ["analyze", "stability", "--model", "nonexistent-model", "--out", str(tmp_path)]
+    assert main(argv) == 2  # --out is checked before the model is even built
+    assert "expected a file path" in capsys.readouterr().err
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch):
+    import io
+
+    from smoothscope import cli
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert cli._progress(False) is False and cli._progress(True) is False

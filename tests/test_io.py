@@ -41,3 +41,22 @@ def test_json_round_trip_and_errors(tmp_path: Path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(SmoothscopeError, match="valid JSON"):
         load_json(tmp_path / "bad.json")
+
+
+def test_paths_inside_a_run_directory_become_relative(tmp_path: Path):
+    from smoothscope._io import relative_paths
+
+    run = tmp_path / "run"
+    stored = relative_paths(
+        {"figures": [str(run / "figures" / "a.png"), run / "b.npz"], "other": "/elsewhere/c"},
+        run,
+    )
+    assert stored == {"figures": ["figures/a.png", "b.npz"], "other": "/elsewhere/c"}
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_refusal_does_not_repeat_torchs_advice_to_unpickle(tmp_path: Path):
+    torch.save({"w": _Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(SmoothscopeError, match="unpickling them could run code") as info:
+        load_state_dict(tmp_path / "evil.pt")
+    assert "weights_only" not in str(info.value) and "\n" not in str(info.value)

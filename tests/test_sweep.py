@@ -1,6 +1,6 @@
-"""Cells and executors: deterministic ids, atomic results, resume (also after a kill), failures
-reported with their config, bit-identical results in-process, in a process pool, on a Dask
-LocalCluster and through submitit's local executor."""
+"""Cells and executors: deterministic ids, atomic results, resume (also after a kill, whose
+pool workers die with it), failures reported with their config, bit-identical results
+in-process, in a process pool, on a Dask LocalCluster and through submitit's local executor."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from _procs import alive, children
 from smoothscope import SmoothscopeError
 from smoothscope.experiments.nonsmoothness import NonsmoothnessConfig, plan
 from smoothscope.sweep import Cell, ExecutorSpec, SweepError, open_executor, run_cells
@@ -79,17 +80,23 @@ def test_unknown_function_is_a_clear_failure(tmp_path: Path):
 def test_killed_sweep_resumes_with_only_the_unfinished_cells(tmp_path: Path):
     root, log = tmp_path / "root", tmp_path / "log"
     script = (
-        "import sys; from smoothscope.sweep import Cell, run_cells\n"
-        f"cells = [Cell({SQUARE!r}, {{'x': x, 'log': {str(log)!r}, 'sleep': 0.4}}) "
+        "from smoothscope.sweep import Cell, ExecutorSpec, open_executor, run_cells\n"
+        "if __name__ == '__main__':\n"
+        f"    cells = [Cell({SQUARE!r}, {{'x': x, 'log': {str(log)!r}, 'sleep': 0.4}}) "
         "for x in range(8)]\n"
-        f"run_cells(cells, {str(root)!r}, progress=False)\n"
+        "    with open_executor(ExecutorSpec('process', jobs=1)) as pool:\n"
+        f"        run_cells(cells, {str(root)!r}, executor=pool, progress=False)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while len(list(root.glob("*/result.json"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    time.sleep(1.0)
+    assert workers and not [pid for pid in workers if alive(pid)]  # no orphan keeps computing
+    time.sleep(0.5)  # a cell the worker had started may have finished before it died
     finished = {json.loads(p.read_text())["config"]["x"] for p in root.glob("*/result.json")}
     assert 3 <= len(finished) < 8
     started = _log(log)
@@ -117,7 +124,7 @@ def _tiny_training_cells() -> list[Cell]:
 EXECUTOR_SPECS = {
     "process": ExecutorSpec("process", jobs=2),
     "dask": ExecutorSpec("dask", jobs=2),
-    "slurm-local": ExecutorSpec("slurm", slurm_cluster="local", slurm_time=5),
+    "submitit-local": ExecutorSpec("submitit-local", jobs=2, slurm_time=5),
 }
 
 

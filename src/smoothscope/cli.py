@@ -1,6 +1,8 @@
 """Command line: ``smoothscope list | run EXPERIMENT | reproduce | report DIR | analyze``.
 
-Bad input is reported on one line (``smoothscope: error: ...``) with exit code 2.
+Bad input is reported on one line (``smoothscope: error: ...``) with exit code 2; Ctrl-C ends
+with one line and exit code 130 (a rerun of the same command resumes). Progress bars are shown
+only when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -17,24 +19,29 @@ import click
 
 from ._errors import SmoothscopeError
 from .experiments import SCALES, available_experiments, get_experiment, run_experiment
-from .sweep import EXECUTORS, ExecutorSpec
+from .sweep import EXECUTORS, SLURM_CLUSTERS, ExecutorSpec
 
 __all__ = ["claims_table", "main"]
 
 
 def claims_table(claims: Sequence[dict[str, Any]], *, width: int | None = None) -> str:
-    """A plain-text table of claims: id, verdict, measured value, interval, paper value."""
+    """A plain-text table of claims: id, kind, verdict, control verdict, measured value,
+    interval, paper value; then each claim's statement, rule and power note."""
 
     def num(x: Any) -> str:
         return "—" if x is None else f"{x:.3g}"
 
-    rows = [("claim", "verdict", "measured", "95% interval", "paper")]
+    short_kind = {"paper": "paper", "extension": "ext", "post-hoc": "post-hoc"}
+    rows = [("claim", "kind", "verdict", "control", "measured", "95% interval", "paper")]
     for c in claims:
         interval = c["uncertainty"]
+        control = c.get("control")
         rows.append(
             (
                 c["id"],
+                short_kind.get(str(c.get("kind")), "—"),
                 c["verdict"],
+                str(control["verdict"]) if isinstance(control, dict) else "none",
                 num(c["measured"]),
                 "—" if interval is None else f"[{num(interval[0])}, {num(interval[1])}]",
                 num(c["paper_value"]),
@@ -49,7 +56,8 @@ def claims_table(claims: Sequence[dict[str, Any]], *, width: int | None = None) 
     width = width or shutil.get_terminal_size((120, 20)).columns
     statements = [
         textwrap.fill(
-            f"{c['id']}: {c['statement']} — rule: {c['rule']}",
+            f"{c['id']}: {c['statement']} — rule: {c['rule']}"
+            + (f" — power: {c['power']}" if c.get("power") else ""),
             width=width,
             subsequent_indent="    ",
         )
@@ -71,13 +79,16 @@ _EXECUTOR_OPTIONS = [
         type=click.Choice(EXECUTORS),
         default="process",
         show_default=True,
-        help="Where cells run: this process, a local process pool, a Dask cluster, SLURM.",
+        help="Where cells run: this process, a local process pool, a Dask cluster, SLURM "
+        "(refused without SLURM), or submitit's local executor (the SLURM code path, for "
+        "debugging).",
     ),
     click.option(
         "--jobs",
         type=click.IntRange(min=1),
         default=None,
-        help="Workers of the process pool or of a local Dask cluster [default: CPU count].",
+        help="Cells running at once, on every executor (process or Dask workers, cells in "
+        "flight on a scheduler, jobs in the SLURM queue) [default: CPU count].",
     ),
     click.option(
         "--address",
@@ -109,6 +120,7 @@ _EXECUTOR_OPTIONS = [
     ),
     click.option(
         "--slurm-cluster",
+        type=click.Choice(SLURM_CLUSTERS),
         default=None,
         hidden=True,
         help="submitit cluster: 'local' or 'debug' run the SLURM code path without SLURM.",
@@ -138,7 +150,24 @@ def _executor_spec(
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Interrupted(Exception):
+    """Ctrl-C, carried past click (which would print an empty line and a generic 'Aborted!')."""
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
+
+
+def _progress(no_progress: bool) -> bool:
+    """Progress bars unless hidden, and only on a terminal (never in a log file)."""
+    return not no_progress and sys.stderr.isatty()
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="smoothscope")
 def cli() -> None:
     """smoothscope: measure, model and exploit the smoothness of neural networks."""
@@ -160,6 +189,50 @@ _scale_option = click.option(
     show_default=True,
     help="quick: minutes on a laptop CPU; paper: the paper's counts.",
 )
+
+_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(),
+    default=None,
+    help="Folder of datasets (cifar-10-batches-bin/, fashion-mnist/, mnist/), searched before "
+    "$SMOOTHSCOPE_DATA, Debian's dataset-fashion-mnist and ~/.cache/smoothscope.",
+)
+
+
+_device_option = click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="Device (auto: CUDA if available). `analyze stability` runs there; the experiments "
+    "(run, reproduce) run their cells on the CPU and refuse a CUDA device. Results state the "
+    "device; bit-identical results are promised on the CPU only.",
+)
+
+
+def _use_device(device: str) -> None:
+    """Check --device (CUDA present?) and make it the configs' default ($SMOOTHSCOPE_DEVICE,
+    read in every worker process)."""
+    from ._device import resolve_device
+    from .experiments._base import DEVICE_ENV
+
+    resolve_device(device)
+    os.environ[DEVICE_ENV] = device
+
+
+def _use_data_dir(data_dir: str | None) -> str | None:
+    """Validate --data-dir and put it first in $SMOOTHSCOPE_DATA (read by every cell, in any
+    worker process); returns its absolute path."""
+    if data_dir is None:
+        return None
+    from .data.real import ENV_VAR
+
+    if not Path(data_dir).expanduser().is_dir():
+        raise SmoothscopeError(f"--data-dir: expected an existing folder, got {data_dir!r}")
+    path = str(Path(data_dir).expanduser().resolve())
+    old = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = path if not old else path + os.pathsep + old
+    return path
 
 
 @cli.command("run")
@@ -186,6 +259,8 @@ _scale_option = click.option(
     default=None,
     help="Folder of MNIST IDX files for the digits data (default: scikit-learn digits).",
 )
+@_data_dir_option
+@_device_option
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_executor_options
 def run_command(
@@ -195,6 +270,8 @@ def run_command(
     out: str | None,
     options: tuple[str, ...],
     mnist: str | None,
+    data_dir: str | None,
+    device: str,
     no_progress: bool,
     executor: str,
     jobs: int | None,
@@ -211,11 +288,15 @@ def run_command(
     whatever executor it uses, and retries only the cells that failed or did not finish.
     """
     spec = get_experiment(experiment)
+    _use_device(device)
     overrides = dict(spec.config.parse_option(o) for o in options)
     if mnist is not None:
         if "mnist_path" not in {f for f in spec.config.__dataclass_fields__}:
             raise SmoothscopeError(f"--mnist: experiment {experiment!r} uses no digits")
         overrides["mnist_path"] = mnist
+    data_dir = _use_data_dir(data_dir)
+    if data_dir is not None and "data_dir" in spec.config.__dataclass_fields__:
+        overrides["data_dir"] = data_dir
     where = _executor_spec(
         executor,
         jobs,
@@ -232,10 +313,12 @@ def run_command(
         seed=seed,
         out=out,
         options=overrides,
-        progress=not no_progress,
+        progress=_progress(no_progress),
         executor=where,
     )
     click.echo(claims_table(results["claims"]))
+    for role, text in results.get("data", {}).items():
+        click.echo(f"data ({role}): {text}")
     click.echo(
         f"\nresults: {results['run_dir']}/results.json   figures: {results['run_dir']}/figures/"
     )
@@ -245,11 +328,21 @@ def _print_summary(result: dict[str, Any]) -> None:
     from .report import verdict_counts
 
     click.echo(claims_table(result["claims"]))
-    click.echo("\nverdicts per paper:")
-    for paper, row in verdict_counts(result["claims"]).items():
-        total = sum(row.values())
-        parts = ", ".join(f"{n} {verdict}" for verdict, n in row.items())
-        click.echo(f"  {paper}: {total} claim(s): {parts}")
+    for kind, title in (
+        ("paper", "verdicts per paper (paper claims only)"),
+        ("extension", "extensions (the project's own questions)"),
+        ("post-hoc", "post-hoc rules"),
+    ):
+        counts = verdict_counts(result["claims"], kind)
+        if kind != "paper" and not any(sum(r.values()) for r in counts.values()):
+            continue
+        click.echo(f"\n{title}:")
+        for paper, row in counts.items():
+            total = sum(row.values())
+            if kind != "paper" and not total:
+                continue
+            parts = ", ".join(f"{n} {verdict}" for verdict, n in row.items())
+            click.echo(f"  {paper}: {total} claim(s): {parts}")
     click.echo(f"\nreport: {result['report']}")
 
 
@@ -269,6 +362,8 @@ def _print_summary(result: dict[str, Any]) -> None:
     metavar="EXP[,EXP...]",
     help="Run only these experiments (repeatable or comma-separated) [default: all].",
 )
+@_data_dir_option
+@_device_option
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @_executor_options
 def reproduce_command(
@@ -276,6 +371,8 @@ def reproduce_command(
     seed: int,
     out: str | None,
     only: tuple[str, ...],
+    data_dir: str | None,
+    device: str,
     no_progress: bool,
     executor: str,
     jobs: int | None,
@@ -293,6 +390,8 @@ def reproduce_command(
     """
     from .report import reproduce
 
+    _use_data_dir(data_dir)
+    _use_device(device)
     where = _executor_spec(
         executor,
         jobs,
@@ -309,7 +408,7 @@ def reproduce_command(
         only=only or None,
         seed=seed,
         executor=where,
-        progress=not no_progress,
+        progress=_progress(no_progress),
     )
     for name, info in result["experiments"].items():
         state = "reused (finished earlier)" if info["status"] == "reused" else "ran"
@@ -368,18 +467,48 @@ def _load_model(spec: str, args: tuple[str, ...], weights: str | None):
     if not isinstance(model, torch.nn.Module):
         raise SmoothscopeError(f"--model: expected it to build an nn.Module, got {type(model)}")
     if weights is not None:
+        state = load_state_dict(weights)
+        ours = model.state_dict()
+        missing = [k for k in ours if k not in state]
+        unexpected = [k for k in state if k not in ours]
+        resized = [
+            f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+            for k, v in ours.items()
+            if k in state and state[k].shape != v.shape
+        ]
+        if missing or unexpected or resized:
+            parts = [
+                f"{label} {', '.join(keys[:5])}{' …' if len(keys) > 5 else ''} ({len(keys)})"
+                for label, keys in (
+                    ("missing keys", missing),
+                    ("unexpected keys", unexpected),
+                    ("shape mismatch (file vs model)", resized),
+                )
+                if keys
+            ]
+            raise SmoothscopeError(f"--weights: does not fit the model: {'; '.join(parts)}")
         try:
-            model.load_state_dict(load_state_dict(weights))
+            model.load_state_dict(state)
         except RuntimeError as exc:
-            message = str(exc).splitlines()[0]
+            message = " ".join(str(exc).split())
             raise SmoothscopeError(f"--weights: does not fit the model: {message}") from exc
     return model
 
 
-def _load_inputs(source: str, n: int, size: int, channels: int):
+def _load_inputs(source: str, n: int, size: int, channels: int, data_dir: str | None = None):
+    import warnings
+
     import numpy as np
     import torch
 
+    if source in ("auto", "cifar10", "fashion-mnist", "mnist"):
+        from .data.real import load_images
+
+        x, _, info = load_images(
+            source, split="test", size=size, channels=channels, n=n, data_dir=data_dir
+        )
+        click.echo(f"inputs: {x.shape[0]} test images of {info.describe()}")
+        return x
     if source == "digits":
         from .data.digits import sklearn_digits_dataset
 
@@ -389,16 +518,32 @@ def _load_inputs(source: str, n: int, size: int, channels: int):
         return x.repeat(1, channels, 1, 1) if channels > 1 else x
     path = Path(source)
     if not path.is_file():
-        raise SmoothscopeError(f"--inputs: expected 'digits' or a .npy/.pt file, got {source!r}")
+        raise SmoothscopeError(
+            "--inputs: expected a dataset (auto, cifar10, fashion-mnist, mnist, digits) or a "
+            f".npy/.pt file, got {source!r}"
+        )
     if path.suffix == ".npy":
-        x = torch.as_tensor(np.load(path, allow_pickle=False))
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            reason = " ".join(str(exc).split())
+            raise SmoothscopeError(f"--inputs: expected a numeric .npy file, got {reason}") from exc
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf":
+            kind = getattr(array, "dtype", type(array).__name__)
+            raise SmoothscopeError(f"--inputs: expected a real-valued array, got dtype {kind}")
+        x = torch.as_tensor(array)
     else:
         try:
-            x = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's pickle-protocol warning: not for users
+                warnings.simplefilter("ignore", UserWarning)
+                x = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise SmoothscopeError(f"--inputs: expected a tensor file, got {exc}") from exc
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SmoothscopeError(f"--inputs: expected a tensor file, got {reason}") from exc
     if not isinstance(x, torch.Tensor):
         raise SmoothscopeError(f"--inputs: expected a tensor [N, C, n, n], got {type(x).__name__}")
+    if x.is_complex() or x.dtype == torch.bool:
+        raise SmoothscopeError(f"--inputs: expected real numbers, got dtype {x.dtype}")
     return x[:n].float()
 
 
@@ -426,22 +571,24 @@ def analyze() -> None:
     "--inputs",
     default="digits",
     show_default=True,
-    help="'digits' (scikit-learn's, resampled) or a .npy/.pt tensor [N, C, n, n].",
+    help="A dataset: 'digits' (scikit-learn's, resampled), 'auto', 'cifar10', "
+    "'fashion-mnist', 'mnist' (test images, see --data-dir); or a .npy/.pt tensor [N, C, n, n].",
 )
+@_data_dir_option
 @click.option("--n-inputs", type=click.IntRange(min=2), default=256, show_default=True)
 @click.option(
     "--size",
     type=click.IntRange(min=4),
     default=32,
     show_default=True,
-    help="Image side for --inputs digits.",
+    help="Image side for --inputs given as a dataset.",
 )
 @click.option(
     "--channels",
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Channels for --inputs digits (repeated grey level).",
+    help="Channels for --inputs given as a dataset (grey repeated, RGB to luma for 1).",
 )
 @click.option("--layers", default=None, help="Comma-separated module names and/or 'output'.")
 @click.option(
@@ -460,12 +607,15 @@ def analyze() -> None:
 )
 @click.option("--batch-size", type=click.IntRange(min=2), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@_device_option
 @click.option("--out", type=click.Path(), default=None, help="Write the table as JSON here.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def analyze_stability(
     model_spec,
     model_args,
     weights,
     inputs,
+    data_dir,
     n_inputs,
     size,
     channels,
@@ -475,14 +625,18 @@ def analyze_stability(
     diffeos,
     batch_size,
     seed,
+    device,
     out,
+    no_progress,
 ) -> None:
     """D, G, R (paper B eq. 1) of every layer of a model."""
-    from ._io import save_json
+    from ._io import check_writable_file, save_json
     from .analysis.stability import relative_stability
 
+    if out:
+        check_writable_file(out, "--out")
     model = _load_model(model_spec, model_args, weights)
-    x = _load_inputs(inputs, n_inputs, size, channels)
+    x = _load_inputs(inputs, n_inputs, size, channels, _use_data_dir(data_dir))
     result = relative_stability(
         model,
         x,
@@ -492,7 +646,8 @@ def analyze_stability(
         diffeos_per_input=diffeos,
         batch_size=batch_size,
         seed=seed,
-        progress=True,
+        progress=_progress(no_progress),
+        device=device,
     )
     width = max(len(r["layer"]) for r in result.rows)
     click.echo(
@@ -506,7 +661,7 @@ def analyze_stability(
         )
     click.echo(
         f"T = {result.temperature:.3g}, c = {result.cut:g}, {result.n_inputs} inputs × "
-        f"{result.diffeos_per_input} diffeomorphisms"
+        f"{result.diffeos_per_input} diffeomorphisms, device {result.extra['device']}"
     )
     if out:
         save_json(
@@ -517,8 +672,22 @@ def analyze_stability(
                 "cut": result.cut,
                 "n_inputs": result.n_inputs,
                 "diffeos_per_input": diffeos,
+                "device": result.extra["device"],
             },
         )
+
+
+def _register_commands() -> None:
+    """Command groups that live with their packages."""
+    from .profiling.cli import profile_command
+
+    cli.add_command(profile_command)
+    from .forensic.cli import forensic
+
+    cli.add_command(forensic)
+
+
+_register_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -531,8 +700,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("smoothscope: aborted", err=True)
+    except (click.exceptions.Abort, _Interrupted, KeyboardInterrupt):
+        click.echo(
+            "smoothscope: interrupted; finished cells are kept, rerun the same command to resume",
+            err=True,
+        )
         return 130
     except (click.ClickException, SmoothscopeError) as exc:
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)

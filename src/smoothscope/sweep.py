@@ -12,15 +12,28 @@ configs, never as pickled closures.
 
 Determinism: a cell seeds itself from its config and runs with a fixed number of intra-op
 threads (``Cell.threads``, default 1: on CPU, PyTorch's reductions give different bits with
-different thread counts). Its result does not depend on which worker ran it, in which order, or
-on which executor.
+different thread counts). Before it runs, :func:`run_cell` also seeds the global RNGs of torch,
+NumPy and :mod:`random` from :func:`cell_seed` (dropout and other code that draws from them
+then gives the same bits whichever cells ran before in that worker) and restores the caller's
+RNG states afterwards. A cell's result does not depend on which worker ran it, in which order,
+or on which executor.
+
+Faults: ``result.json`` records a SHA-256 of every file of the cell. A cell whose
+``result.json`` is unreadable or whose files no longer match is *corrupt*: it is recomputed,
+after a :class:`CorruptCellWarning` that names the file (the corrupt folder is removed). Stale
+temporary folders (``.<id>.tmp-*``) of processes that no longer run are removed when a sweep
+starts.
 
 Executors share the :class:`concurrent.futures.Executor` interface (:func:`open_executor`):
 
 * ``inprocess``: runs each cell when submitted, in this process (default of the Python API);
-* ``process``: a local process pool (``--jobs N``; default of the CLI);
+* ``process``: a local process pool (``--jobs N``; default of the CLI); its workers die with
+  their parent and ignore Ctrl-C (the parent stops them);
 * ``dask``: a Dask cluster (``--address tcp://HOST:PORT``) or a local one (extra ``[dask]``);
-* ``slurm``: SLURM through submitit (extra ``[slurm]``).
+* ``slurm``: SLURM through submitit (extra ``[slurm]``); refused when no SLURM is reachable;
+* ``submitit-local``: submitit's local executor, the SLURM code path without SLURM (debugging).
+
+``jobs`` bounds the cells running at once on every executor (for SLURM: jobs in the queue).
 """
 
 from __future__ import annotations
@@ -32,14 +45,22 @@ import importlib
 import json
 import multiprocessing
 import os
+import random
+import re
 import shutil
+import signal
+import socket
+import sys
+import threading
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -48,21 +69,29 @@ from ._io import load_json, save_json
 
 __all__ = [
     "EXECUTORS",
+    "SLURM_CLUSTERS",
     "Cell",
     "CellContext",
     "CellFailure",
+    "CorruptCellWarning",
     "ExecutorSpec",
     "InProcessExecutor",
     "SweepError",
+    "cell_seed",
+    "check_slurm_reachable",
+    "clean_stale_temporaries",
     "derive_seed",
     "open_executor",
     "run_cell",
     "run_cells",
     "run_stages",
+    "seeded_global_rngs",
 ]
 
 RESULT_FILE = "result.json"
-EXECUTORS = ("inprocess", "process", "dask", "slurm")
+EXECUTORS = ("inprocess", "process", "dask", "slurm", "submitit-local")
+SLURM_CLUSTERS = ("slurm", "local", "debug")
+"""Values of ``ExecutorSpec.slurm_cluster`` (submitit's cluster names)."""
 DASK_CONNECT_TIMEOUT = "30s"
 """How long to try to reach a Dask scheduler before giving up."""
 
@@ -146,10 +175,37 @@ class SweepError(SmoothscopeError):
         )
 
 
+class CorruptCellWarning(UserWarning):
+    """A finished cell's files are unreadable or changed; it is recomputed."""
+
+
 def derive_seed(*keys: Any) -> int:
     """A 63-bit seed derived from ``keys`` (stable across processes and platforms)."""
     digest = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+def cell_seed(cell: Cell) -> int:
+    """Seed of the global RNGs while ``cell`` runs: from its function and config only."""
+    return derive_seed(cell.fn, json.dumps(cell.config, sort_keys=True, default=str))
+
+
+@contextlib.contextmanager
+def seeded_global_rngs(seed: int) -> Iterator[None]:
+    """Seed torch's (CPU and CUDA), NumPy's and :mod:`random`'s global RNGs with ``seed``;
+    restore the caller's states on exit."""
+    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)  # noqa: NPY002 (the global state is the point)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)  # noqa: NPY002
 
 
 def _resolve(fn: str) -> Callable[[Mapping[str, Any], CellContext], Any]:
@@ -160,23 +216,130 @@ def _resolve(fn: str) -> Callable[[Mapping[str, Any], CellContext], Any]:
         raise SmoothscopeError(f"cell function: expected 'module:function', got {fn!r}") from exc
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): _sha256(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != RESULT_FILE
+    }
+
+
+def _corruption(folder: Path) -> str | None:
+    """Why the finished cell in ``folder`` is corrupt, or None when it is sound."""
+    try:
+        record = load_json(folder / RESULT_FILE)
+    except SmoothscopeError as exc:
+        return str(exc)
+    if not isinstance(record, dict) or "summary" not in record:
+        return f"{folder / RESULT_FILE}: expected a cell record with a summary"
+    hashes = record.get("files", {})
+    if not isinstance(hashes, dict):
+        return f"{folder / RESULT_FILE}: expected a mapping of files to hashes"
+    for name, digest in hashes.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{path}: missing"
+        if _sha256(path) != digest:
+            return f"{path}: its content changed since the cell finished"
+    return None
+
+
+def _load_finished(cell: Cell, root: Path) -> tuple[bool, Any]:
+    """``(True, summary)`` for a sound finished cell; a corrupt one is removed with a warning."""
+    final = root / cell.id
+    if not (final / RESULT_FILE).exists():
+        return False, None
+    problem = _corruption(final)
+    if problem is None:
+        return True, load_json(final / RESULT_FILE)["summary"]
+    warnings.warn(
+        f"cell {cell.label or cell.id} is corrupt ({problem}); recomputing it",
+        CorruptCellWarning,
+        stacklevel=3,
+    )
+    trash = root / f".{cell.id}.tmp-corrupt-{uuid.uuid4().hex[:12]}"
+    with contextlib.suppress(OSError):
+        os.replace(final, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+    return False, None
+
+
 def is_finished(cell: Cell, root: Path) -> bool:
     """Whether ``cell`` has a complete result under ``root``."""
     return (Path(root) / cell.id / RESULT_FILE).exists()
 
 
+_TMP = re.compile(r"^\.[0-9a-f]{16}\.tmp-(?:(?P<host>[\w.-]+)-(?P<pid>\d+)-)?[0-9a-f]{12}$")
+STALE_FOREIGN_TMP_S = 7 * 24 * 3600
+"""A temporary folder of another host is removed once it is older than this."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temporaries(root: str | os.PathLike) -> list[Path]:
+    """Remove the temporary folders under ``root`` whose process no longer runs.
+
+    A folder of this host is stale when its process id is gone; one of another host (a shared
+    folder on a cluster) when it is older than :data:`STALE_FOREIGN_TMP_S`. Returns the removed
+    folders.
+    """
+    import time
+
+    root = Path(root)
+    removed = []
+    host = socket.gethostname()
+    for path in root.glob(".*.tmp-*") if root.is_dir() else ():
+        match = _TMP.match(path.name)
+        if not match or not path.is_dir():
+            continue
+        if match["pid"] is not None and match["host"] == host:
+            stale = not _pid_alive(int(match["pid"]))
+        else:
+            try:
+                stale = time.time() - path.stat().st_mtime > STALE_FOREIGN_TMP_S
+            except OSError:
+                continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def run_cell(cell: Cell, root: str | os.PathLike, *, progress: bool = False) -> Any:
-    """Run one cell unless its result exists; return its summary. Safe to call in any worker."""
+    """Run one cell unless its result exists; return its summary. Safe to call in any worker.
+
+    The cell runs with ``cell.threads`` intra-op threads and with the global RNGs seeded from
+    :func:`cell_seed`; the caller's thread count and RNG states are restored afterwards.
+    """
     root = Path(root)
     final = root / cell.id
-    if (final / RESULT_FILE).exists():
-        return load_json(final / RESULT_FILE)["summary"]
-    tmp = root / f".{cell.id}.tmp-{uuid.uuid4().hex[:12]}"
+    done, summary = _load_finished(cell, root)
+    if done:
+        return summary
+    tag = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    tmp = root / f".{cell.id}.tmp-{tag}"
     tmp.mkdir(parents=True)
     threads = torch.get_num_threads()
     torch.set_num_threads(cell.threads)
     try:
-        summary = _resolve(cell.fn)(dict(cell.config), CellContext(tmp, root, progress))
+        with seeded_global_rngs(cell_seed(cell)):
+            summary = _resolve(cell.fn)(dict(cell.config), CellContext(tmp, root, progress))
         save_json(
             tmp / RESULT_FILE,
             {
@@ -186,6 +349,7 @@ def run_cell(cell: Cell, root: str | os.PathLike, *, progress: bool = False) -> 
                 "config": cell.config,
                 "threads": cell.threads,
                 "version": _version(),
+                "files": _file_hashes(tmp),
                 "summary": summary,
             },
         )
@@ -217,19 +381,39 @@ class InProcessExecutor(cf.Executor):
         return future
 
 
-class _SubmititExecutor(cf.Executor):
-    """submitit jobs behind the ``concurrent.futures`` interface (a thread waits on each job)."""
+class _BoundedExecutor(cf.Executor):
+    """At most ``jobs`` calls of ``inner`` in flight: a thread per slot submits a call and waits.
 
-    def __init__(self, executor: Any, max_waiting: int = 64) -> None:
-        self._executor = executor
-        self._waiters = cf.ThreadPoolExecutor(max_workers=max_waiting)
+    Used for executors that would start every submitted call at once (a Dask scheduler,
+    submitit). ``shutdown(cancel_futures=True)`` cancels what is queued here and calls
+    ``cancel()`` on the inner futures still running (submitit cancels their jobs).
+    """
+
+    def __init__(self, inner: Any, jobs: int) -> None:
+        self._inner = inner
+        self._slots = cf.ThreadPoolExecutor(max_workers=jobs)
+        self._running: set[Any] = set()
+
+    def _call(self, fn, args, kwargs):
+        job = self._inner.submit(fn, *args, **kwargs)
+        self._running.add(job)
+        try:
+            return job.result()
+        finally:
+            self._running.discard(job)
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
-        job = self._executor.submit(fn, *args, **kwargs)
-        return self._waiters.submit(job.result)
+        return self._slots.submit(self._call, fn, args, kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._waiters.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if cancel_futures:
+            for job in list(self._running):
+                with contextlib.suppress(Exception):
+                    job.cancel()
+        self._slots.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+_ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc|ws|wss)://\[?[\w.:-]+\]?:\d{1,5}$")
 
 
 @dataclass(frozen=True)
@@ -238,15 +422,17 @@ class ExecutorSpec:
 
     Attributes:
         kind: one of :data:`EXECUTORS`.
-        jobs: workers of the local process pool or of a local Dask cluster.
+        jobs: cells running at once: workers of the local process pool or of a local Dask
+            cluster, cells in flight on a Dask scheduler, jobs in the SLURM queue.
         address: Dask scheduler address (``tcp://HOST:PORT``); None starts a local cluster.
         slurm_partition: SLURM partition (None: the cluster's default).
         slurm_time: time limit per cell in minutes.
         slurm_gpus: GPUs per cell.
         slurm_cpus: CPUs per cell.
         slurm_folder: where submitit keeps its logs (default: ``<root>/../slurm``).
-        slurm_cluster: submitit cluster; None auto-detects, ``"local"`` runs jobs as local
-            processes through the same code path (used by the tests), ``"debug"`` in-process.
+        slurm_cluster: submitit cluster (one of :data:`SLURM_CLUSTERS`); None is ``"slurm"``
+            for ``kind="slurm"`` and ``"local"`` for ``kind="submitit-local"``; ``"debug"``
+            runs the jobs in-process.
     """
 
     kind: str = "inprocess"
@@ -264,15 +450,35 @@ class ExecutorSpec:
             raise SmoothscopeError(
                 f"executor: expected one of {', '.join(EXECUTORS)}, got {self.kind!r}"
             )
-        if not isinstance(self.jobs, int) or self.jobs < 1:
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
             raise SmoothscopeError(f"jobs: expected a positive integer, got {self.jobs!r}")
-        if self.address is not None and self.kind != "dask":
-            raise SmoothscopeError(f"address: only used by the dask executor, got {self.kind!r}")
-        if self.slurm_time < 1 or self.slurm_gpus < 0 or self.slurm_cpus < 1:
+        if self.address is not None:
+            if self.kind != "dask":
+                raise SmoothscopeError(
+                    f"address: only used by the dask executor, got {self.kind!r}"
+                )
+            if not isinstance(self.address, str) or not _ADDRESS.match(self.address):
+                raise SmoothscopeError(
+                    f"address: expected a scheduler address like tcp://HOST:PORT, "
+                    f"got {self.address!r}"
+                )
+        for name, low in (("slurm_time", 1), ("slurm_gpus", 0), ("slurm_cpus", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise SmoothscopeError(
+                    f"{name}: expected an integer of at least {low}, got {value!r}"
+                )
+        if self.slurm_cluster is not None and self.slurm_cluster not in SLURM_CLUSTERS:
             raise SmoothscopeError(
-                "slurm options: expected time ≥ 1 minute, gpus ≥ 0, cpus ≥ 1, got "
-                f"{self.slurm_time}, {self.slurm_gpus}, {self.slurm_cpus}"
+                f"slurm_cluster: expected one of {', '.join(SLURM_CLUSTERS)}, "
+                f"got {self.slurm_cluster!r}"
             )
+
+    @property
+    def submitit_cluster(self) -> str:
+        """The submitit cluster the ``slurm``/``submitit-local`` executors use."""
+        default = "local" if self.kind == "submitit-local" else "slurm"
+        return self.slurm_cluster or default
 
 
 def _missing_extra(kind: str, extra: str, exc: ImportError) -> SmoothscopeError:
@@ -282,24 +488,91 @@ def _missing_extra(kind: str, extra: str, exc: ImportError) -> SmoothscopeError:
     )
 
 
+def check_slurm_reachable() -> None:
+    """Raise unless SLURM's ``sbatch`` and ``squeue`` are on the PATH (never fall back to
+    running the cells locally)."""
+    missing = [tool for tool in ("sbatch", "squeue") if shutil.which(tool) is None]
+    if missing:
+        raise SmoothscopeError(
+            f"executor 'slurm': expected a reachable SLURM, but {' and '.join(missing)} "
+            "is not on the PATH; run on a login node of the cluster, or use "
+            "--executor submitit-local to try the same code path on this machine"
+        )
+
+
+def _worker_init() -> None:  # pragma: no cover - runs in the pool's workers
+    """Process-pool workers: die with the parent (Linux), leave Ctrl-C to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+class _QuietSpawnProcess(multiprocessing.get_context("spawn").Process):  # type: ignore[misc]
+    """A spawned worker that ignores SIGINT from its first instruction (the disposition is
+    inherited across exec), so that Ctrl-C during its imports prints no traceback."""
+
+    def start(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return super().start()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return super().start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class _QuietSpawnContext(type(multiprocessing.get_context("spawn"))):  # type: ignore[misc]
+    Process = _QuietSpawnProcess
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Cancel what is queued and terminate the workers (running cells leave only a temporary
+    folder, cleaned by the next run)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
+
+
 @contextlib.contextmanager
 def open_executor(
     spec: ExecutorSpec | None = None, *, log_folder: str | os.PathLike | None = None
 ) -> Iterator[cf.Executor]:
     """Open the executor described by ``spec`` and close it (and any cluster it started) on exit.
 
+    Everything that can be refused (a missing extra, an unreachable scheduler, no SLURM) is
+    refused here, before any cell runs. On an error or Ctrl-C in the ``with`` block, queued
+    cells are cancelled and running ones stopped.
+
     Args:
         spec: the executor; None is in-process.
-        log_folder: default folder for submitit logs.
+        log_folder: default folder for submitit logs (created when the first job starts).
     """
     spec = spec or ExecutorSpec()
     if spec.kind == "inprocess":
         yield InProcessExecutor()
     elif spec.kind == "process":
         # spawn: forking a process whose OpenMP thread pool is running can deadlock
-        context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=spec.jobs, mp_context=context) as pool:
+        context = _QuietSpawnContext()
+        pool = cf.ProcessPoolExecutor(
+            max_workers=spec.jobs, mp_context=context, initializer=_worker_init
+        )
+        try:
             yield pool
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
     elif spec.kind == "dask":
         try:
             from distributed import Client, LocalCluster
@@ -320,30 +593,47 @@ def open_executor(
             else:
                 try:
                     client = stack.enter_context(Client(spec.address, timeout=DASK_CONNECT_TIMEOUT))
-                except OSError as exc:
+                except (OSError, ValueError, TypeError) as exc:
                     raise SmoothscopeError(
                         f"address: expected a reachable Dask scheduler, got {spec.address!r} "
-                        f"({exc})"
+                        f"({' '.join(str(exc).split())})"
                     ) from exc
-            yield client.get_executor(pure=False)
+            bounded = _BoundedExecutor(client.get_executor(pure=False), spec.jobs)
+            try:
+                yield bounded
+            except BaseException:
+                bounded.shutdown(wait=False, cancel_futures=True)
+                raise
+            bounded.shutdown(wait=True)
     else:
+        cluster = spec.submitit_cluster
+        if cluster == "slurm":
+            check_slurm_reachable()
         try:
             import submitit
         except ImportError as exc:
-            raise _missing_extra("slurm", "slurm", exc) from exc
+            raise _missing_extra(spec.kind, "slurm", exc) from exc
         folder = spec.slurm_folder or Path(log_folder or "slurm") / "%j"
-        executor = submitit.AutoExecutor(folder=folder, cluster=spec.slurm_cluster)
+        executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
         params: dict[str, Any] = {"timeout_min": spec.slurm_time, "cpus_per_task": spec.slurm_cpus}
         if spec.slurm_gpus:
             params["gpus_per_node"] = spec.slurm_gpus
         if spec.slurm_partition:
             params["slurm_partition"] = spec.slurm_partition
         executor.update_parameters(**params)
-        wrapped = _SubmititExecutor(executor)
+        wrapped = _BoundedExecutor(executor, spec.jobs)
         try:
             yield wrapped
-        finally:
+        except BaseException:
             wrapped.shutdown(wait=False, cancel_futures=True)
+            raise
+        wrapped.shutdown(wait=True)
+
+
+def _is_tty() -> bool:
+    """Progress bars only on a terminal: a log file gets no carriage-return noise."""
+    stream = sys.stderr
+    return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
 
 
 def run_cells(
@@ -364,22 +654,26 @@ def run_cells(
         cells: the cells.
         root: folder holding one sub-folder per finished cell (shared by all workers).
         executor: where the cells run (default: in this process).
-        progress: show a progress bar of cells done / total across workers.
+        progress: show a progress bar of cells done / total across workers (only when stderr
+            is a terminal).
         description: label of that bar.
     """
     cells = list({cell.id: cell for cell in cells}.values())  # a cell listed twice runs once
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(root)
     executor = executor or InProcessExecutor()
     inline = isinstance(executor, InProcessExecutor)
     results: dict[str, Any] = {}
     failures: list[CellFailure] = []
     pending = []
     for cell in cells:
-        if is_finished(cell, root):
-            results[cell.id] = load_json(root / cell.id / RESULT_FILE)["summary"]
+        done, summary = _load_finished(cell, root)
+        if done:
+            results[cell.id] = summary
         else:
             pending.append(cell)
+    progress = progress and _is_tty()
     bar = tqdm(
         total=len(cells), initial=len(results), desc=description, unit="cell", disable=not progress
     )

@@ -1,6 +1,7 @@
 """Experiments: one module per group of paper figures, registered by name."""
 
 from . import blueshift as _blueshift  # noqa: F401  (registers the experiments)
+from . import forensic as _forensic  # noqa: F401
 from . import nonsmoothness as _nonsmoothness  # noqa: F401
 from . import propagation as _propagation  # noqa: F401
 from . import regularity as _regularity  # noqa: F401

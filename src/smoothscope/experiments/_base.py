@@ -6,7 +6,6 @@ import dataclasses
 import json
 import os
 import platform
-import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,10 +14,18 @@ from typing import Any, ClassVar
 
 import torch
 
+from .._device import device_name, resolve_device
 from .._errors import SmoothscopeError
-from .._io import load_json, save_json
+from .._io import load_json, relative_paths, save_json
+from .._validate import Bound, validate_dataclass_fields, validate_field
 from ..results import Claim
-from ..sweep import ExecutorSpec, open_executor
+from ..sweep import (
+    ExecutorSpec,
+    clean_stale_temporaries,
+    derive_seed,
+    open_executor,
+    seeded_global_rngs,
+)
 
 __all__ = [
     "SCALES",
@@ -30,43 +37,95 @@ __all__ = [
     "run_experiment",
 ]
 
-SCALES = ("quick", "paper")
-RESULTS_SCHEMA = 1
-"""Version of the ``results.json`` layout (claims + measurements); the report accepts it."""
+SCALES = ("quick", "standard", "paper")
+"""``quick``: minutes, for demos and tests of the pipeline; ``standard``: the smallest protocol at
+which each paper claim is decided, on one workstation; ``paper``: the papers' own protocol."""
+DEVICE_ENV = "SMOOTHSCOPE_DEVICE"
+"""Environment variable holding the default ``device`` of configs (set by ``--device``)."""
+RESULTS_SCHEMA = 2
+"""Version of the ``results.json`` layout (claims + measurements); the report accepts it and 1.
+Schema 2 adds each claim's kind, control, replicates, threshold and power note, and the run's
+``data`` and ``deviations`` (config fields that differ from the named scale)."""
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Base of experiment configs: a frozen dataclass with ``QUICK`` and ``PAPER`` presets.
+    """Base of experiment configs: a frozen dataclass with ``QUICK``, ``STANDARD`` and paper
+    presets.
 
-    Subclasses declare their fields with the paper-scale defaults and list in ``QUICK`` the
-    fields that the quick scale changes.
+    Subclasses declare their fields with the paper-scale defaults and list in ``QUICK`` and
+    ``STANDARD`` the fields that those scales change. A config without a ``STANDARD`` preset
+    cannot run at the standard scale.
 
     Attributes:
         seed: the run's seed; every cell derives its own from it.
         threads_per_cell: intra-op threads of each cell. On CPU the bits of a result depend on
             it (not on the executor or the number of workers), so it is part of the config.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (default: ``$SMOOTHSCOPE_DEVICE``, set by
+            ``--device``, else ``"cpu"``). The experiments' cells do not move their models yet,
+            so a device that resolves to anything but the CPU is refused here, before anything
+            runs, rather than recorded for a computation that happened on the CPU.
     """
 
     seed: int = 0
     threads_per_cell: int = 1
+    device: str = dataclasses.field(default_factory=lambda: os.environ.get(DEVICE_ENV, "cpu"))
+
+    BOUNDS: ClassVar[Mapping[str, Bound]] = {
+        "seed": Bound(0, 2**63 - 1),
+        "threads_per_cell": Bound(1, 1024),
+    }
+    """Declared bounds of the fields (see :class:`smoothscope._validate.Bound`); a subclass
+    declares its own, the others get :meth:`field_bounds`' defaults."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise SmoothscopeError(f"seed: expected a non-negative integer, got {self.seed!r}")
-        if not isinstance(self.threads_per_cell, int) or self.threads_per_cell < 1:
+        # one source of validation for the CLI, --set and the API: every field is coerced to
+        # its type (strings read as the CLI reads them) and checked against its bounds
+        validate_dataclass_fields(self, self.field_bounds())
+        device = resolve_device(self.device)  # a clear error for an unknown device or no CUDA
+        if device.type != "cpu":
             raise SmoothscopeError(
-                f"threads_per_cell: expected a positive integer, got {self.threads_per_cell!r}"
+                f"device: {self.device!r} resolves to {device.type}, but the experiments' cells "
+                "run on the CPU in this version (their models and data are not moved yet); "
+                "--device cuda applies to `smoothscope analyze stability` and "
+                "relative_stability(device=...)"
             )
 
+    @classmethod
+    def field_bounds(cls) -> dict[str, Bound]:
+        """The declared bound of every field: ``BOUNDS`` of the class and its bases; an
+        undeclared ``str | None`` field named ``*_dir`` or ``*_path`` must be an existing
+        directory; the other undeclared fields get :meth:`Bound.default` of their type."""
+        bounds: dict[str, Bound] = {}
+        for klass in reversed(cls.__mro__):
+            bounds.update(vars(klass).get("BOUNDS", {}))
+        for f in dataclasses.fields(cls):
+            if f.name not in bounds and f.name.endswith(("_dir", "_path")):
+                bounds[f.name] = Bound(directory=True)
+        return bounds
+
     QUICK: ClassVar[Mapping[str, Any]] = {}
+    STANDARD: ClassVar[Mapping[str, Any] | None] = None
+
+    @classmethod
+    def scale_values(cls, scale: str) -> dict[str, Any]:
+        """The fields that ``scale`` sets (the paper scale sets none: it is the defaults)."""
+        if scale not in SCALES:
+            raise SmoothscopeError(f"scale: expected one of {', '.join(SCALES)}, got {scale!r}")
+        if scale == "quick":
+            return dict(cls.QUICK)
+        if scale == "standard":
+            if cls.STANDARD is None:
+                raise SmoothscopeError(
+                    f"scale: {cls.__name__} has no standard preset; use quick or paper"
+                )
+            return dict(cls.STANDARD)
+        return {}
 
     @classmethod
     def preset(cls, scale: str, **overrides: Any) -> ExperimentConfig:
-        """The config at ``scale`` ("quick" or "paper") with ``overrides`` applied."""
-        if scale not in SCALES:
-            raise SmoothscopeError(f"scale: expected one of {', '.join(SCALES)}, got {scale!r}")
-        values = dict(cls.QUICK) if scale == "quick" else {}
+        """The config at ``scale`` ("quick", "standard" or "paper") with ``overrides`` applied."""
+        values = cls.scale_values(scale)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - names)
         if unknown:
@@ -87,55 +146,11 @@ class ExperimentConfig:
                 f"option: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}, "
                 f"got {text!r}"
             )
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
         hint = typing.get_type_hints(cls)[key]
-        return key, _coerce(key, value, hint)
+        return key, validate_field(key, raw.strip(), hint, cls.field_bounds().get(key))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Convert a parsed option to the field's type or raise a one-line error."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(key, value, arg)
-            except SmoothscopeError as exc:
-                errors.append(str(exc))
-        raise SmoothscopeError(errors[0] if errors else f"{key}: unexpected value {value!r}")
-    if origin is tuple:
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v]
-        if not isinstance(value, list):
-            value = [value]
-        (arg, *_rest) = typing.get_args(hint) or (str,)
-        return tuple(_coerce(key, v, arg) for v in value)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise SmoothscopeError(f"{key}: expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise SmoothscopeError(f"{key}: expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise SmoothscopeError(f"{key}: expected a number, got {value!r}")
-    if hint is str:
-        return str(value)
-    return value
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,7 @@ def get_experiment(name: str) -> ExperimentSpec:
     return _EXPERIMENTS[name]
 
 
-def _environment() -> dict[str, Any]:
+def _environment(device: str = "cpu") -> dict[str, Any]:
     from .. import __version__
 
     return {
@@ -188,16 +203,55 @@ def _environment() -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
+        "device": device_name(resolve_device(device)),
+        "bit_identical": "on CPU only",
     }
 
 
-def _prepare_run_dir(out: Path, config: Mapping[str, Any], name: str, scale: str) -> None:
-    """Create ``out`` or check that it holds a run of the same experiment and config."""
+def check_data(config: ExperimentConfig) -> None:
+    """Find and verify the dataset a config names (fields ``dataset`` and ``data_dir``) before
+    anything is written: a missing, truncated or corrupt file is a one-line error here, not a
+    failed cell after the run directory exists."""
+    dataset = getattr(config, "dataset", None)
+    if dataset is None:
+        return
+    from ..data.real import resolve_dataset
+
+    resolve_dataset(dataset, getattr(config, "data_dir", None))
+
+
+def config_deviations(
+    config_cls: type[ExperimentConfig], scale: str, config: ExperimentConfig
+) -> dict[str, Any]:
+    """The config fields (other than the seed) whose values differ from the named ``scale``."""
+    reference = config_cls.preset(scale, seed=config.seed).to_dict()
+    actual = config.to_dict()
+    return {
+        k: v
+        for k, v in actual.items()
+        if k != "seed" and json.dumps(v, default=str) != json.dumps(reference.get(k), default=str)
+    }
+
+
+def _check_run_dir(out: Path, config: Mapping[str, Any], name: str, scale: str) -> None:
+    """Check, without writing, that ``out`` is new or holds a run of the same experiment and
+    config."""
     if out.exists() and not out.is_dir():
         raise SmoothscopeError(f"--out: expected a directory, got the file {out}")
     config_path = out / "config.json"
     if config_path.exists():
-        previous = load_json(config_path)
+        try:
+            previous = load_json(config_path)
+        except SmoothscopeError as exc:
+            raise SmoothscopeError(
+                f"--out: {out} holds an unreadable config.json ({exc}); choose another "
+                "directory or delete it"
+            ) from exc
+        if not isinstance(previous, dict):
+            raise SmoothscopeError(
+                f"--out: {config_path} is not a smoothscope config (expected a JSON object, "
+                f"got a {type(previous).__name__}); choose another directory or delete it"
+            )
         same = (
             previous.get("experiment") == name
             and previous.get("scale") == scale
@@ -208,6 +262,15 @@ def _prepare_run_dir(out: Path, config: Mapping[str, Any], name: str, scale: str
                 f"--out: {out} holds a run with another experiment or config; "
                 "choose another directory or delete it"
             )
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise SmoothscopeError(f"--out: expected a writable directory, got {out}")
+
+
+def _prepare_run_dir(out: Path) -> None:
+    """Create ``out`` (checked by :func:`_check_run_dir`) and remove stale temporary folders."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -215,6 +278,8 @@ def _prepare_run_dir(out: Path, config: Mapping[str, Any], name: str, scale: str
         probe.unlink()
     except OSError as exc:
         raise SmoothscopeError(f"--out: expected a writable directory, got {out} ({exc})") from exc
+    for folder in (out, out / "cells"):
+        clean_stale_temporaries(folder)
 
 
 def run_experiment(
@@ -230,7 +295,9 @@ def run_experiment(
     """Run a registered experiment into a run directory and return its ``results.json`` content.
 
     An existing run directory of the same experiment and config is resumed: finished cells
-    (trained models, evaluations) are reused.
+    (trained models, evaluations) are reused. Everything is validated before anything is
+    written: the options (coerced and checked as ``--set`` does), the data, the run directory
+    and the executor (a Dask scheduler reached, SLURM found).
 
     Args:
         name: experiment name (see :func:`available_experiments`).
@@ -243,29 +310,45 @@ def run_experiment(
             so a run may be resumed with another executor.
     """
     spec = get_experiment(name)
+    if options is not None and not isinstance(options, Mapping):
+        raise SmoothscopeError(f"options: expected a mapping, got {type(options).__name__}")
+    if options is not None and "seed" in options:
+        raise SmoothscopeError("seed: expected as the seed argument (--seed), not as an option")
+    if isinstance(executor, str):
+        executor = ExecutorSpec(executor)
+    if executor is not None and not isinstance(executor, ExecutorSpec):
+        raise SmoothscopeError(
+            f"executor: expected an ExecutorSpec or a name, got {type(executor).__name__}"
+        )
     config = spec.config.preset(scale, seed=seed, **dict(options or {}))
-    out = Path(out) if out is not None else Path("runs") / f"{name}-{scale}-seed{seed}"
-    _prepare_run_dir(out, config.to_dict(), name, scale)
-    save_json(
-        out / "config.json",
-        {
-            "experiment": name,
-            "scale": scale,
-            "config": config.to_dict(),
-            "environment": _environment(),
-        },
-    )
+    out = Path(out) if out is not None else Path("runs") / f"{name}-{scale}-seed{config.seed}"
+    check_data(config)
+    _check_run_dir(out, config.to_dict(), name, scale)
     with open_executor(executor, log_folder=out / "slurm") as pool:
-        outcome = spec.run(config, out, progress=progress, executor=pool)
+        _prepare_run_dir(out)
+        save_json(
+            out / "config.json",
+            {
+                "experiment": name,
+                "scale": scale,
+                "config": config.to_dict(),
+                "environment": _environment(config.device),
+            },
+        )
+        # the run's own code (plans, claims, figures) sees seeded global RNGs too
+        with seeded_global_rngs(derive_seed("run", name, config.seed)):
+            outcome = spec.run(config, out, progress=progress, executor=pool)
     claims: list[Claim] = list(outcome["claims"])
     results = {
         "schema": RESULTS_SCHEMA,
         "experiment": name,
         "scale": scale,
-        "seed": seed,
-        "environment": _environment(),
+        "seed": config.seed,
+        "environment": _environment(config.device),
+        "data": dict(outcome.get("data", {})),
+        "deviations": config_deviations(spec.config, scale, config),
         "claims": [c.to_dict() for c in claims],
-        "measurements": outcome.get("measurements", {}),
+        "measurements": relative_paths(outcome.get("measurements", {}), out),
     }
     save_json(out / "results.json", results)
     results["run_dir"] = str(out)
