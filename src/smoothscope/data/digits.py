@@ -111,7 +111,11 @@ def _read_bytes(path: Path) -> bytes:
 
 def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
     """Parse one IDX file of unsigned bytes with the given magic number and number of dims."""
-    data = _read_bytes(path)
+    return _parse_idx(_read_bytes(path), path, magic, ndim)
+
+
+def _parse_idx(data: bytes, path: Path, magic: int, ndim: int) -> np.ndarray:
+    """Parse the (gunzipped) bytes of an IDX file read from ``path`` (named in errors)."""
     header = 4 * (1 + ndim)
     if len(data) < 4:
         raise SmoothscopeError(

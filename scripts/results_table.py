@@ -1,0 +1,320 @@
+#!/usr/bin/env python
+"""Regenerate a markdown table of claims and per-paper tallies from a ``reproduce`` folder.
+
+Usage::
+
+    python scripts/results_table.py runs/reproduce-standard-seed0 \\
+        --baseline runs/reproduce-quick-seed0 [--digits runs/reproduce-standard-digits] \\
+        --out docs/results-standard.md
+    python scripts/results_table.py runs/reproduce-standard-seed0 --section tallies  # README
+
+The input is what ``smoothscope reproduce --out DIR`` writes: ``DIR/<experiment>/results.json``
+(and ``config.json``). Nothing is computed again and nothing is edited by hand: the output says
+which folder and which command produced it.
+
+With ``--baseline`` (the same reproduce at another scale, normally quick) each claim that was
+not reproduced or inconclusive there gets a *cause*, decided mechanically:
+
+* reproduced here, and reproduced in ``--digits`` (this scale on the embedded digits):
+  ``scale``;
+* reproduced here, not reproduced or inconclusive in ``--digits``: ``data``;
+* reproduced here, no ``--digits`` folder: ``scale or data``;
+* reproduced here by a run that read no dataset from files (its ``"data"`` is empty or
+  ``(embedded)`` only): ``scale``, whatever ``--digits`` holds;
+* not reproduced here: ``disagreement``, the claim's own rule rejects it at this scale and on
+  this data (its rule says why: an interval on the wrong side, a failed control, a dead model);
+* inconclusive here: ``undecided``, with the claim's power note below the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from smoothscope._errors import SmoothscopeError
+from smoothscope._io import load_json
+from smoothscope.report import PAPERS, check_results, claim_kind, verdict_counts
+from smoothscope.results import VERDICTS
+
+SECTIONS = ("all", "tallies", "claims")
+
+
+def load_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every ``<experiment>/results.json`` under ``folder`` (checked), sorted by experiment,
+    each with ``run_dir`` and ``wall_s`` (``config.json`` to ``results.json`` modification
+    times: the last session of a resumed run)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise SmoothscopeError(f"run folder: expected a reproduce output folder, got {str(root)!r}")
+    runs = []
+    for run_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        path = run_dir / "results.json"
+        if not path.is_file():
+            continue
+        results = dict(check_results(load_json(path), path))
+        results["run_dir"] = str(run_dir)
+        config = run_dir / "config.json"
+        results["wall_s"] = (
+            path.stat().st_mtime - config.stat().st_mtime if config.is_file() else None
+        )
+        runs.append(results)
+    if not runs:
+        raise SmoothscopeError(
+            f"run folder: expected <experiment>/results.json under {str(root)!r}, found none"
+        )
+    return runs
+
+
+def uses_real_data(run: Mapping[str, Any]) -> bool:
+    """Whether a run read a dataset from files: a ``"data"`` entry not marked ``(embedded)``."""
+    return any("(embedded)" not in str(v) for v in (run.get("data") or {}).values())
+
+
+def _claims(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    claims = [
+        dict(c, experiment=r["experiment"], real_data=uses_real_data(r))
+        for r in runs
+        for c in r["claims"]
+    ]
+    return sorted(claims, key=lambda c: (str(c["paper"]), c["id"]))
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _num(x: Any) -> str:
+    if x is None:
+        return "—"
+    try:
+        return f"{float(x):.3g}"
+    except (TypeError, ValueError):
+        return _cell(x)
+
+
+def _interval(u: Any) -> str:
+    return "—" if u is None else f"[{_num(u[0])}, {_num(u[1])}]"
+
+
+def cause(
+    here: Mapping[str, Any], baseline: Mapping[str, Any] | None, digits: Mapping[str, Any] | None
+) -> str:
+    """The cause of a claim that the baseline did not reproduce (see the module docstring);
+    ``""`` when the baseline reproduced it or holds no such claim. A claim whose run read no
+    dataset from files (``here["real_data"]`` false) changed only its scale."""
+    if baseline is None or baseline["verdict"] == "reproduced":
+        return ""
+    verdict = here["verdict"]
+    if verdict == "not reproduced":
+        return "disagreement"
+    if verdict == "inconclusive":
+        return "undecided"
+    if not here.get("real_data", True):
+        return "scale"
+    if digits is None:
+        return "scale or data"
+    return "scale" if digits["verdict"] == "reproduced" else "data"
+
+
+def machine() -> str:
+    """This machine in words: CPU model, logical CPUs, OS."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+
+
+def tallies_table(claims: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown tallies per paper over paper claims, then the other kinds as one line."""
+    rows = ["| paper | claims | " + " | ".join(VERDICTS) + " |", "|---|---:|" + "---:|" * 3]
+    for paper, counts in verdict_counts(claims).items():
+        total = sum(counts.values())
+        if total == 0 and paper not in PAPERS:
+            continue
+        cells = " | ".join(str(counts.get(v, 0)) for v in VERDICTS)
+        rows.append(f"| {paper} ({_cell(PAPERS.get(paper, paper))}) | {total} | {cells} |")
+    total = verdict_counts(claims)
+    sums = [sum(row.get(v, 0) for row in total.values()) for v in VERDICTS]
+    rows.append(
+        f"| **all papers** | **{sum(sums)}** | " + " | ".join(f"**{n}**" for n in sums) + " |"
+    )
+    others = [c for c in claims if claim_kind(c) != "paper"]
+    if others:
+        by_kind: dict[str, dict[str, int]] = {}
+        for c in others:
+            row = by_kind.setdefault(claim_kind(c), dict.fromkeys(VERDICTS, 0))
+            row[c["verdict"]] += 1
+        parts = [
+            f"{kind}: {sum(row.values())} ({', '.join(f'{n} {v}' for v, n in row.items())})"
+            for kind, row in sorted(by_kind.items())
+        ]
+        rows.append("")
+        rows.append("Not counted above (not claims of the papers): " + "; ".join(parts) + ".")
+    return "\n".join(rows)
+
+
+def claims_table(
+    claims: Sequence[Mapping[str, Any]],
+    baseline: Sequence[Mapping[str, Any]] | None = None,
+    digits: Sequence[Mapping[str, Any]] | None = None,
+    baseline_label: str = "baseline",
+) -> str:
+    """Markdown table of claims, with the baseline verdict and cause columns when given, and
+    the power notes of inconclusive claims below it."""
+    base = {c["id"]: c for c in baseline or []}
+    dig = {c["id"]: c for c in digits or []}
+    head = ["claim", "kind", "verdict", "measured", "95% interval", "paper", "control"]
+    if baseline is not None:
+        head += [f"{baseline_label} verdict", "cause"]
+    if digits is not None:
+        head.insert(len(head) - 1, "on digits")
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    notes = []
+    for c in claims:
+        control = c.get("control")
+        ctrl = "—" if not control else f"{control['verdict']} ({_num(control['measured'])})"
+        cells = [
+            f"`{_cell(c['id'])}`",
+            claim_kind(c),
+            c["verdict"],
+            _num(c["measured"]),
+            _interval(c["uncertainty"]),
+            _num(c["paper_value"]),
+            _cell(ctrl),
+        ]
+        if baseline is not None:
+            b = base.get(c["id"])
+            cells.append(b["verdict"] if b else "(absent)")
+            if digits is not None:
+                d = dig.get(c["id"])
+                cells.append(d["verdict"] if d else "(absent)")
+            cells.append(cause(c, b, dig.get(c["id"]) if digits is not None else None))
+        rows.append("| " + " | ".join(cells) + " |")
+        if c["verdict"] == "inconclusive":
+            note = c.get("power") or "no power note (no threshold, interval or replicates)"
+            notes.append(f"- `{_cell(c['id'])}`: {_cell(note)}")
+    out = "\n".join(rows)
+    if notes:
+        out += "\n\nInconclusive claims, what would decide them:\n\n" + "\n".join(notes)
+    return out
+
+
+def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    rows = [
+        "| experiment | scale | seed | data | claims | wall (min) |",
+        "|---|---|---:|---|---:|---:|",
+    ]
+    for r in runs:
+        data = r.get("data") or {}
+        text = "; ".join(f"{k}: {v}" for k, v in data.items()) or "—"
+        wall = "—" if r.get("wall_s") is None else f"{r['wall_s'] / 60:.1f}"
+        rows.append(
+            f"| {r['experiment']} | {r['scale']} | {r['seed']} | {_cell(text)} | "
+            f"{len(r['claims'])} | {wall} |"
+        )
+    return "\n".join(rows)
+
+
+def render(
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    source: str,
+    baseline_runs: Sequence[Mapping[str, Any]] | None = None,
+    digits_runs: Sequence[Mapping[str, Any]] | None = None,
+    section: str = "all",
+    machine_text: str | None = None,
+    date: str | None = None,
+    command: str = "python scripts/results_table.py",
+) -> str:
+    """The markdown text (``section``: ``all``, ``tallies`` or ``claims``)."""
+    if section not in SECTIONS:
+        raise SmoothscopeError(f"section: expected one of {', '.join(SECTIONS)}, got {section!r}")
+    claims = _claims(runs)
+    baseline = _claims(baseline_runs) if baseline_runs is not None else None
+    digits = _claims(digits_runs) if digits_runs is not None else None
+    label = baseline_runs[0]["scale"] if baseline_runs else "baseline"
+    if section == "tallies":
+        return tallies_table(claims) + "\n"
+    table = claims_table(claims, baseline, digits, label)
+    if section == "claims":
+        return table + "\n"
+    scales = sorted({str(r["scale"]) for r in runs})
+    env = runs[0].get("environment", {})
+    versions = ", ".join(f"{k} {v}" for k, v in env.items())
+    wall = [r["wall_s"] for r in runs if r.get("wall_s") is not None]
+    parts = [
+        f"# Results at scale {', '.join(scales)}",
+        "",
+        f"Generated by `{command}` from `{source}` on "
+        f"{date or _dt.date.today().isoformat()}; regenerate it, do not edit it by hand.",
+        "",
+        f"- Machine: {machine_text or machine()}",
+        f"- Software and threads (from results.json): {versions or 'not recorded'}",
+    ]
+    if wall:
+        parts.append(f"- Wall time of the experiments (sum): {sum(wall) / 60:.1f} min")
+    parts += ["", "## Runs", "", runs_table(runs), "", "## Verdicts per paper", ""]
+    parts += [tallies_table(claims), "", "## Claims", ""]
+    if baseline is not None:
+        parts += [
+            f"Each claim not reproduced at the {label} scale gets a cause: `scale` (reproduced "
+            "here and on the digits at this scale), `data` (reproduced here, not on the digits), "
+            "`scale or data` (reproduced here, no digits run to tell; `scale` when the "
+            "experiment reads no dataset from files), `disagreement` (not "
+            "reproduced here by the claim's own rule, at this scale and on this data; its "
+            "rule says why), `undecided` "
+            "(inconclusive here; see its power note).",
+            "",
+        ]
+    parts.append(table)
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="folder written by `smoothscope reproduce --out`")
+    parser.add_argument("--baseline", help="the same reproduce at another scale (normally quick)")
+    parser.add_argument(
+        "--digits", help="this scale run on the embedded digits (--set dataset=digits)"
+    )
+    parser.add_argument("--section", choices=SECTIONS, default="all")
+    parser.add_argument("--machine", help="describe the machine (default: this one)")
+    parser.add_argument("--date", help="date to print (default: today)")
+    parser.add_argument("--out", help="write here (default: standard output)")
+    args = parser.parse_args(argv)
+    try:
+        if args.digits and not args.baseline:
+            raise SmoothscopeError("--digits: needs --baseline (the causes compare against it)")
+        text = render(
+            load_runs(args.run),
+            source=args.run,
+            baseline_runs=load_runs(args.baseline) if args.baseline else None,
+            digits_runs=load_runs(args.digits) if args.digits else None,
+            section=args.section,
+            machine_text=args.machine,
+            date=args.date,
+            command="python scripts/results_table.py " + " ".join(argv or sys.argv[1:]),
+        )
+    except SmoothscopeError as exc:
+        print(f"results_table: error: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

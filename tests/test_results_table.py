@@ -1,0 +1,157 @@
+"""scripts/results_table.py: the markdown claims table and tallies of a reproduce folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from smoothscope import __version__
+from smoothscope._errors import SmoothscopeError
+from smoothscope._io import save_json
+from smoothscope.results import Claim, Control
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "results_table.py"
+_spec = importlib.util.spec_from_file_location("results_table", SCRIPT)
+results_table = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(results_table)
+
+
+def _claim(cid: str, verdict: str, paper: str = "A", kind: str = "paper", **kw) -> dict:
+    measured = {"reproduced": 2.0, "not reproduced": -1.0, "inconclusive": 0.5}[verdict]
+    interval = {"reproduced": (1.0, 3.0), "not reproduced": (-2.0, -0.5)}.get(verdict, (-1, 2))
+    return Claim(
+        id=cid,
+        paper=paper,
+        where="Fig. 1",
+        statement="a | b",
+        paper_value=1.0,
+        measured=measured,
+        uncertainty=interval,
+        verdict=verdict,
+        rule="interval above 0",
+        kind=kind,
+        control=kw.get("control"),
+        no_control=None if kw.get("control") else "none exists",
+        replicates={"seeds": 4},
+        threshold=0.0,
+        posthoc="2026-11-30: test" if kind == "post-hoc" else None,
+    ).to_dict()
+
+
+def _write(folder: Path, scale: str, verdicts: dict[str, str], *, wall_s: float = 120.0):
+    """One reproduce folder: experiment ``exp`` holding one claim per id."""
+    run = folder / "exp"
+    claims = [_claim(cid, v) for cid, v in verdicts.items()]
+    claims.append(_claim("B.ext", "reproduced", paper="B", kind="extension"))
+    save_json(run / "config.json", {"experiment": "exp", "scale": scale, "config": {}})
+    save_json(
+        run / "results.json",
+        {
+            "schema": 2,
+            "experiment": "exp",
+            "scale": scale,
+            "seed": 0,
+            "environment": {"smoothscope": __version__, "torch": "2", "threads": 2},
+            "data": {"train": "fashion-mnist (/usr/share/datasets/fashion-mnist)"},
+            "claims": claims,
+            "measurements": {},
+        },
+    )
+    start = os.stat(run / "config.json").st_mtime
+    os.utime(run / "results.json", (start + wall_s, start + wall_s))
+    return folder
+
+
+VERDICTS = {
+    "A.1": "reproduced",
+    "A.2": "reproduced",
+    "A.3": "not reproduced",
+    "A.4": "inconclusive",
+    "A.5": "reproduced",
+}
+
+
+def test_tallies_count_paper_claims_only(tmp_path):
+    runs = results_table.load_runs(_write(tmp_path / "std", "standard", VERDICTS))
+    text = results_table.render(runs, source="std", section="tallies")
+    row_a = next(line for line in text.splitlines() if line.startswith("| A "))
+    assert row_a.endswith("| 5 | 3 | 1 | 1 |")
+    row_b = next(line for line in text.splitlines() if line.startswith("| B "))
+    assert row_b.endswith("| 0 | 0 | 0 | 0 |")
+    assert "extension: 1 (1 reproduced, 0 not reproduced, 0 inconclusive)" in text
+    assert "| **all papers** | **5** | **3** | **1** | **1** |" in text
+
+
+def test_causes_follow_the_rule(tmp_path):
+    std = _write(tmp_path / "std", "standard", VERDICTS)
+    quick = _write(
+        tmp_path / "quick",
+        "quick",
+        {
+            "A.1": "inconclusive",
+            "A.2": "not reproduced",
+            "A.3": "inconclusive",
+            "A.4": "not reproduced",
+            "A.5": "reproduced",
+        },
+    )
+    digits = _write(tmp_path / "dig", "standard", {"A.1": "reproduced", "A.2": "not reproduced"})
+    text = results_table.render(
+        results_table.load_runs(std),
+        source="std",
+        baseline_runs=results_table.load_runs(quick),
+        digits_runs=results_table.load_runs(digits),
+        machine_text="test machine",
+        date="2026-11-30",
+    )
+    rows = {
+        line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `A.")
+    }
+    cause = {cid[1:-1]: row.strip()[1:-1].split("|")[-1].strip() for cid, row in rows.items()}
+    assert cause == {
+        "A.1": "scale",
+        "A.2": "data",
+        "A.3": "disagreement",
+        "A.4": "undecided",
+        "A.5": "",
+    }
+    assert "| quick verdict | on digits | cause |" in text
+    assert "`A.4`: needs >= " in text  # the power note of the inconclusive claim
+    assert "a \\| b" not in text and "test machine" in text and "2026-11-30" in text
+    assert "fashion-mnist (/usr/share/datasets/fashion-mnist)" in text
+    assert "| 2.0 |" in text  # the wall time from the file times, in minutes
+    no_digits = results_table.render(
+        results_table.load_runs(std), source="std", baseline_runs=results_table.load_runs(quick)
+    )
+    assert "| scale or data |" in no_digits and "on digits" not in no_digits
+
+
+def test_control_shown_and_cli(tmp_path, capsys):
+    control = Control("A.1/ctrl", "no kink", -0.1, (-0.3, 0.1), "inconclusive")
+    run = _write(tmp_path / "std", "standard", {"A.2": "reproduced"})
+    data = results_table.load_json(run / "exp" / "results.json")
+    data["claims"][0]["control"] = control.to_dict()
+    save_json(run / "exp" / "results.json", data)
+    out = tmp_path / "table.md"
+    assert results_table.main([str(run), "--out", str(out), "--machine", "m"]) == 0
+    text = out.read_text()
+    assert text.startswith("# Results at scale standard") and "inconclusive (-0.1)" in text
+    assert results_table.main([str(tmp_path / "missing")]) == 2
+    assert "expected a reproduce output folder" in capsys.readouterr().err
+    with pytest.raises(SmoothscopeError, match="section"):
+        results_table.render(results_table.load_runs(run), source="x", section="nope")
+
+
+def test_runs_without_real_data_changed_only_their_scale():
+    assert not results_table.uses_real_data({"data": {}})
+    assert not results_table.uses_real_data({"data": {"train": "digits (embedded)"}})
+    assert results_table.uses_real_data({"data": {"train": "cifar10 (/data/cifar10)"}})
+    here = {"verdict": "reproduced", "real_data": False}
+    assert results_table.cause(here, {"verdict": "inconclusive"}, None) == "scale"
+    here["real_data"] = True
+    assert results_table.cause(here, {"verdict": "inconclusive"}, None) == "scale or data"
+    assert results_table.cause(here, {"verdict": "reproduced"}, None) == ""
+    assert results_table.cause(here, None, None) == ""
