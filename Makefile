@@ -21,16 +21,18 @@ demo: $(STAMP)
 	$(BIN)/smoothscope reproduce --scale quick --out runs/demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
+# `make bench`: every benchmark; each prints its ratio and verdict and adds a row to benchmarks/README.md.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_signals.py
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_stability.py
+	$(BIN)/python benchmarks/bench_stability_precision.py
 	$(BIN)/python benchmarks/bench_blueshift.py
 
 clean:

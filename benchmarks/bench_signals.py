@@ -58,6 +58,8 @@ from typing import Any
 
 import torch
 
+import _common
+from _common import write_row
 from smoothscope.signals import nonsmoothness_maps
 
 SPEED_TARGET = 0.10
@@ -468,6 +470,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--kink-fraction", type=float, default=0.1, help="fraction of series with a ReLU kink"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--no-record", action="store_true", help="do not write a README row")
     parser.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("series", "frames", "repeats", "chunk_size"):
@@ -487,6 +490,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     res = run(args)
     print(report(res))
+    ok = res["speed_ok"] and res["memory_ok"]
+    verdict = (f"speed {'met' if res['speed_ok'] else 'missed'}, memory "
+               f"{'met' if res['memory_ok'] else 'missed'}")  # fmt: skip
+    load = res["other_load_cores"]
+    if load is not None and load > 0.25:
+        verdict += f" (contended: other load {load:.2f} cores)"
+    print(f"VERDICT: ratio {res['speed_ratio']:.3f} of copy speed (target >= {SPEED_TARGET}), "
+          f"peak {res['memory']['analysis_peak_multiple']:.2f}x (target <= {MEMORY_TARGET}) -> "
+          f"{verdict}")  # fmt: skip
+    if not args.no_record:
+        cfg = res["config"]
+        write_row("signals", [
+            _common.now(), _common.machine(), f"[{cfg['frames']}, {cfg['series']}] {cfg['dtype']}",
+            f"{res['copy_best_s']:.3f} s", f"{res['analysis_best_s']:.3f} s",
+            f"**{res['speed_ratio']:.3f}** {'✓' if res['speed_ok'] else '✗'}",
+            f"**{res['memory']['analysis_peak_multiple']:.2f}×** "
+            f"{'✓' if res['memory_ok'] else '✗'}", "met" if ok else verdict,
+        ])  # fmt: skip
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2) + "\n")

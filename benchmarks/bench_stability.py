@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from _common import machine, now, write_row
 from smoothscope.analysis.stability import default_temperature, relative_stability
 from smoothscope.data.diffeo import random_diffeo
 from smoothscope.data.digits import sklearn_digits_dataset
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--diffeos", type=int, default=4)
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--no-record", action="store_true", help="do not write a README row")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = build("vgg11", in_channels=1, num_classes=10, width=args.width, seed=0).eval()
@@ -105,6 +107,15 @@ def main() -> None:
     for a in agree:
         print(f"  {a['layer']:24s} D batched {a['D_batched']:.4g}  straightforward "
               f"{a['D_straightforward']:.4g}  |z| = {a['z']}")
+    ok_speed, ok_z = result["speedup"] >= 5.0, result["max_z"] < 2.0
+    verdict = f"speed-up {'met' if ok_speed else 'missed'}, agreement {'met' if ok_z else 'missed'}"
+    print(f"VERDICT: speed-up {result['speedup']:.1f} (target >= 5), max |z| {result['max_z']} "
+          f"(< 2) -> {verdict}")  # fmt: skip
+    if not args.no_record:
+        write_row("stability-layers", [
+            now(), machine(), f"{t_fast:.3f} s", f"{t_slow:.3f} s",
+            f"**{result['speedup']:.1f}** {'✓' if ok_speed else '✗'}", result["max_z"], verdict,
+        ])  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from _common import machine, now, write_row
 from smoothscope.experiments.nonsmoothness import NonsmoothnessConfig, plan
 from smoothscope.sweep import ExecutorSpec, open_executor, run_cells
 
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--no-record", action="store_true", help="do not write a README row")
     args = parser.parse_args()
 
     config = NonsmoothnessConfig.preset("quick", seed=args.seed)
@@ -74,6 +76,16 @@ def main() -> None:
     width = max(map(len, result))
     for key, value in result.items():
         print(f"{key.ljust(width)}  {value}")
+    ok = result["speedup"] >= result["target"]
+    verdict = ("met" if ok else "missed") + ("" if identical else "; checkpoints differ")
+    print(f"VERDICT: speed-up {result['speedup']:.2f} with {args.jobs} workers (target >= "
+          f"{result['target']}) -> {verdict}")  # fmt: skip
+    if not args.no_record:
+        write_row("sweep", [
+            now(), machine(), n_cells, f"{serial:.1f} s", f"{parallel:.1f} s ({args.jobs} workers)",
+            f"**{result['speedup']:.2f}** {'✓' if ok else '✗'}",
+            "yes" if identical else "**no**", verdict,
+        ])  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

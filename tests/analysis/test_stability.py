@@ -120,3 +120,78 @@ def test_a_dead_layer_has_undefined_sensitivities():
         dead[0].bias.fill_(-1.0)
     (row,) = relative_stability(dead, _images(n=4), layers=["1"], batch_size=2).rows
     assert all(row[k] != row[k] for k in ("D", "G", "R"))  # NaN
+
+
+def test_function_constant_and_identical_inputs_raise_clear_errors():
+    x = _images(n=4)
+    with pytest.raises(SmoothscopeError, match=r"torch\.nn\.Module"):
+        relative_stability(lambda t: t, x)
+    with pytest.raises(SmoothscopeError, match="constant images"):
+        relative_stability(nn.Identity(), torch.rand(4, 1, 1, 1).expand(4, 1, 8, 8).double())
+    with pytest.raises(SmoothscopeError, match="same image"):
+        relative_stability(nn.Identity(), x[:1].expand(4, -1, -1, -1))
+    with pytest.raises(SmoothscopeError, match="real"):
+        relative_stability(nn.Identity(), x.to(torch.complex128))
+    with pytest.raises(SmoothscopeError, match="both"):
+        relative_stability(nn.Identity(), x, temperature=0.01, delta=1.0)
+    for option in ({"convention": "theirs"}, {"pairs": "some"}, {"interpolation": "cubic"}):
+        with pytest.raises(SmoothscopeError, match=next(iter(option))):
+            relative_stability(nn.Identity(), x, **option)
+
+
+def test_paired_standard_error_of_R_vanishes_when_d_equals_g():
+    """f(x) = x: d = g for every draw, so R = 1 exactly and its paired s.e. is 0."""
+    (row,) = relative_stability(nn.Identity(), _images(), diffeos_per_input=3, batch_size=4).rows
+    assert row["R"] == pytest.approx(1.0, rel=1e-12)
+    assert row["R_se"] == pytest.approx(0.0, abs=1e-10)
+    assert row["D_se"] > 0
+
+
+def test_peer_options_all_pairs_delta_and_nearest():
+    from smoothscope.data.diffeo import temperature_for_displacement
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.Tanh(), nn.Flatten(), nn.Linear(3 * 14 * 14, 2))
+    x = _images(n=8)
+    base = relative_stability(model, x, layers=["1", OUTPUT], batch_size=4, seed=2)
+    every = relative_stability(model, x, layers=["1", OUTPUT], batch_size=4, seed=2, pairs="all")
+    for a, b in zip(base.rows, every.rows, strict=True):  # same draws, denominator × (b-1)/b
+        assert b["D"] == pytest.approx(a["D"] * 4 / 3, rel=1e-10)
+        assert b["G"] == pytest.approx(a["G"] * 4 / 3, rel=1e-10)
+        assert b["R"] == pytest.approx(a["R"], rel=1e-12)
+    peer = relative_stability(model, x, layers=[OUTPUT], batch_size=4, seed=2, convention="peer")
+    assert peer.temperature == pytest.approx(temperature_for_displacement(1.0, 3, 16))
+    assert peer.extra["pairs"] == "all" and peer.extra["convention"] == "peer"
+    explicit = relative_stability(model, x, layers=[OUTPUT], batch_size=4, seed=2, delta=1.0,
+                                  pairs="all")  # fmt: skip
+    assert explicit.rows == peer.rows
+    override = relative_stability(model, x, layers=[OUTPUT], batch_size=4, seed=2,
+                                  convention="peer", pairs="distinct")  # fmt: skip
+    assert override.extra["pairs"] == "distinct"
+    near = relative_stability(model, x, layers=[OUTPUT], batch_size=4, seed=2,
+                              interpolation="nearest")  # fmt: skip
+    assert near.extra["interpolation"] == "nearest" and near.rows[0]["D"] != base.rows[1]["D"]
+
+
+def test_float32_forward_with_float64_accumulation_agrees_with_float64():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU())
+    x = _images(n=8)
+    r64 = relative_stability(model.double(), x, layers=["1", "3"], batch_size=4, seed=3)
+    r32 = relative_stability(model.float(), x, layers=["1", "3"], batch_size=4, seed=3)
+    for a, b in zip(r64.rows, r32.rows, strict=True):
+        for key in ("D", "G", "R"):
+            assert b[key] == pytest.approx(a[key], rel=1e-5)
+
+
+def test_device_option_and_a_clear_error_without_cuda():
+    x = _images(n=4)
+    result = relative_stability(nn.Identity(), x, batch_size=2, device="cpu")
+    assert result.extra["device"] == "cpu"
+    auto = relative_stability(nn.Identity(), x, batch_size=2, device="auto")
+    assert auto.rows == result.rows or torch.cuda.is_available()
+    with pytest.raises(SmoothscopeError, match="device"):
+        relative_stability(nn.Identity(), x, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SmoothscopeError, match="no CUDA"):
+            relative_stability(nn.Identity(), x, device="cuda")

@@ -244,3 +244,49 @@ def test_bad_input_raises(call, match):
 def test_rectangular_error_names_shapes():
     with pytest.raises(SmoothscopeError, match=r"\[B, C, n, n\].*\(1, 1, 8, 9\)"):
         apply_diffeo(torch.zeros(1, 1, 8, 9), torch.zeros(1, 2, 8, 8))
+
+
+def test_nearest_interpolation_moves_pixels_without_mixing_them():
+    from smoothscope.data.diffeo import temperature_for_displacement
+
+    images = _images(b=2, c=1, n=12)
+    fields = displacement_fields(12, 3, 0.01, 2, generator=_gen(4))
+    near = apply_diffeo(images, fields, interpolation="nearest")
+    for b in range(2):  # every output pixel is one of the input's pixels
+        assert torch.isin(near[b].flatten(), images[b].flatten()).all()
+    lin = apply_diffeo(images, fields)
+    assert not torch.equal(near, lin)
+    assert (near - lin).abs().max() < images.max()  # same deformation, rounded sampling point
+    zero = torch.zeros(2, 2, 12, 12, dtype=torch.float64)
+    assert torch.equal(apply_diffeo(images, zero, interpolation="nearest"), images)
+    shift = zero.clone()
+    shift[:, 0] = 2.0
+    assert torch.equal(apply_diffeo(images, shift, interpolation="nearest"),
+                       apply_diffeo(images, shift))  # fmt: skip
+    a = random_diffeo(images, 0.01, 3, generator=_gen(5), interpolation="nearest")
+    b = apply_diffeo(images, displacement_fields(12, 3, 0.01, 2, generator=_gen(5)),
+                     interpolation="nearest")  # fmt: skip
+    assert torch.equal(a, b)
+    with pytest.raises(SmoothscopeError, match="interpolation"):
+        apply_diffeo(images, zero, interpolation="cubic")
+    # the peers' δ: the temperature whose typical displacement is δ pixels
+    T = temperature_for_displacement(1.0, 3, 32)
+    assert typical_displacement(T, 3, 32) == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(SmoothscopeError, match="delta"):
+        temperature_for_displacement(-1.0, 3, 32)
+
+
+def test_fields_are_the_mode_einsum():
+    """The batched matmul equals the reference einsum over the sine modes."""
+    g = _gen(7)
+    fields = displacement_fields(9, 4, 0.02, 3, generator=g)
+    g = _gen(7)
+    K = math.floor(4 + 0.5)
+    coeffs = torch.randn((3, 2, K, K), generator=g, dtype=torch.float64)
+    x = torch.linspace(0, 1, 9, dtype=torch.float64)
+    k = torch.arange(1, K + 1, dtype=torch.float64)
+    r = (k[:, None] ** 2 + k[None, :] ** 2).sqrt()
+    e = (r < 4.5).double() / r
+    s = torch.sin(math.pi * x[:, None] * k[None, :])
+    ref = torch.einsum("bcij,xi,yj->bcyx", coeffs * e, s, s) * math.sqrt(0.02) * 9
+    torch.testing.assert_close(fields, ref, rtol=1e-12, atol=1e-14)

@@ -11,7 +11,9 @@ network output)::
 noise rescaled sample by sample so that ``‖η‖ = ‖τx − x‖``, and x, x1, x2 are test inputs.
 Every requested layer is recorded from one forward pass per batch: the batch holds the clean
 inputs, their deformed copies and their noisy copies, and forward hooks keep each layer's
-output. The denominator uses all pairs of distinct clean inputs of a batch.
+output. The denominator uses all pairs of distinct clean inputs of a batch (or, with
+``pairs="all"`` as in the peers' code, all pairs including ``i = j``). ``convention="peer"``
+gives the original authors' numbers directly (δ = 1 pixel, all pairs).
 """
 
 from __future__ import annotations
@@ -26,11 +28,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._device import device_name, resolve_device
 from .._errors import SmoothscopeError
 from .._validate import as_tensor, check_finite, check_rank, positive
-from ..data.diffeo import random_diffeo, temperature_range
+from ..data.diffeo import random_diffeo, temperature_for_displacement, temperature_range
 
-__all__ = ["OUTPUT", "StabilityResult", "default_temperature", "relative_stability"]
+__all__ = [
+    "CONVENTIONS",
+    "OUTPUT",
+    "PEER_DELTA",
+    "StabilityResult",
+    "default_temperature",
+    "relative_stability",
+]
 
 OUTPUT = "output"
 """Layer name standing for the network output."""
@@ -123,11 +133,51 @@ def _layers(model: nn.Module, layers: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(layers))
 
 
-def _pair_distances(f: torch.Tensor) -> torch.Tensor:
-    """Mean squared distance of each row to the other rows, ``[b]``."""
+def _pair_distances(f: torch.Tensor, pairs: str = "distinct") -> torch.Tensor:
+    """Mean squared distance of each row to the other rows (``"distinct"``) or to all rows
+    including itself (``"all"``, the peers' denominator), ``[b]``."""
     sq = (f * f).sum(1)
     d = (sq[:, None] + sq[None, :] - 2.0 * f @ f.T).clamp_min(0.0)
-    return d.sum(1) / (f.shape[0] - 1)
+    d.fill_diagonal_(0.0)
+    return d.sum(1) / (f.shape[0] - (1 if pairs == "distinct" else 0))
+
+
+CONVENTIONS = ("project", "peer")
+PEER_DELTA = 1.0
+"""The peers' default typical displacement δ of the diffeomorphisms, in pixels."""
+
+
+def _check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise SmoothscopeError(f"{name}: expected one of {list(choices)}, got {value!r}")
+    return value
+
+
+def _check_inputs(x: torch.Tensor, custom: bool) -> None:
+    """Shapes, and inputs that would leave D, G and R undefined (0/0)."""
+    if not custom:
+        check_rank(x, (4,), "inputs", "[N, C, n, n]")
+    elif x.dim() < 3:
+        raise SmoothscopeError(f"inputs: expected [N, C, ...], got shape {tuple(x.shape)}")
+    check_finite(x, "inputs")
+    if not custom and x.shape[-1] != x.shape[-2]:
+        raise SmoothscopeError(f"inputs: expected square images [N, C, n, n], got {tuple(x.shape)}")
+    if x.shape[0] < 2:
+        raise SmoothscopeError(
+            f"inputs: expected at least 2 images (the denominator compares pairs), got {x.shape[0]}"
+        )
+    flat = x.flatten(1)
+    if bool((flat == flat[:1]).all()):
+        raise SmoothscopeError(
+            "inputs: expected distinct images, got the same image every time (the denominator "
+            "E‖f(x1) − f(x2)‖² is 0, so D and G are undefined)"
+        )
+    if not custom and bool((flat == flat[:, :1]).all()):
+        raise SmoothscopeError(
+            "inputs: expected images with some structure, got constant images (a "
+            "diffeomorphism does not change a constant image and the noise is scaled to that "
+            "change, so D = G = 0 and R is undefined)"
+        )
 
 
 @torch.no_grad()
@@ -144,65 +194,109 @@ def relative_stability(
     progress: bool = False,
     deformation: Callable[[torch.Tensor, int, torch.Generator], torch.Tensor] | None = None,
     rectify_noise: bool = False,
+    delta: float | None = None,
+    interpolation: str | None = None,
+    pairs: str | None = None,
+    convention: str = "project",
+    device: str | torch.device | None = None,
 ) -> StabilityResult:
     """D, G and R (paper B eq. 1) of chosen layers of ``model`` on ``inputs``.
 
     Args:
-        model: any module mapping ``[B, C, n, n]`` images to outputs (evaluated in eval mode on
-            a copy; the caller's model is untouched; the device is the model's).
-        inputs: test images ``[N, C, n, n]`` (square), N ≥ 2; with a custom ``deformation``
-            any ``[N, C, ...]`` (e.g. 1-D signals ``[N, C, L]``).
+        model: a ``torch.nn.Module`` mapping ``[B, C, n, n]`` images to outputs (evaluated in
+            eval mode on a copy; the caller's model is untouched).
+        inputs: test images ``[N, C, n, n]`` (square), N ≥ 2, not all identical and not all
+            constant (D, G, R would be 0/0); with a custom ``deformation`` any ``[N, C, ...]``
+            (e.g. 1-D signals ``[N, C, L]``).
         layers: module names and/or ``"output"``; default: ``model.representation_layers()``
             when the model has it, else the output.
-        temperature: T of the diffeomorphisms (default :func:`default_temperature`).
+        temperature: T of the diffeomorphisms (default :func:`default_temperature`; the
+            peers' convention: from ``delta``).
         cut: their high-frequency cut-off c.
-        diffeos_per_input: independent diffeomorphisms (and noise draws) per input.
+        diffeos_per_input: independent diffeomorphisms (and noise draws) per input, drawn and
+            evaluated in one batch with the clean inputs (whose features are computed once).
         batch_size: clean inputs per forward pass (≥ 2: the denominator needs pairs; the inputs
             are split into nearly equal batches of at least this size); each pass evaluates
             ``b · (1 + 2·diffeos_per_input)`` images.
-        seed: seeds the diffeomorphisms and the noise.
+        seed: seeds the diffeomorphisms and the noise (CPU generators on every device).
         progress: show a progress bar over batches.
         deformation: replaces the diffeomorphisms: ``deformation(x [b, ...], per, generator)``
             returns ``[b·per, ...]`` deformed copies grouped by input (e.g. the pixel moves of
             the scale-detection tasks, :func:`smoothscope.data.scale_detection.deform`).
         rectify_noise: apply ReLU to the Gaussian noise before rescaling it to
             ``‖τx − x‖`` (paper B §4.3 measures G_k with rectified noise).
+        delta: the diffeomorphisms' typical displacement δ in pixels instead of ``temperature``
+            (``T = 4δ²/(π n² log c)``,
+            :func:`~smoothscope.data.diffeo.temperature_for_displacement`).
+        interpolation: ``"bilinear"`` (paper B's text) or ``"nearest"`` for the diffeomorphisms.
+        pairs: the denominator ``E‖f(x1) − f(x2)‖²`` over ``"distinct"`` pairs ``i ≠ j`` of a
+            batch (unbiased) or over ``"all"`` pairs including ``i = j`` (the peers' code; a
+            factor ``(b − 1)/b`` smaller, so D and G are ``b/(b − 1)`` larger; R is unchanged).
+        convention: ``"project"`` (defaults: T in the middle of the natural range, bilinear,
+            distinct pairs) or ``"peer"`` (the original authors' code: δ = 1 pixel, bilinear,
+            all pairs). Arguments given explicitly override the convention.
+        device: ``"cpu"``, ``"cuda"``, ``"auto"`` or a ``torch.device``; None: the model's.
 
     Returns:
         :class:`StabilityResult` with one row per layer, in the order given. A layer whose
-        representation is the same for every input (e.g. all its ReLUs dead) has NaN D, G, R.
+        representation is the same for every input (e.g. all its ReLUs dead) has NaN D, G, R,
+        and ``extra["undefined"][layer]`` gives the reason. ``extra`` also holds the options
+        used (``convention``, ``interpolation``, ``pairs``, ``delta``, ``device``).
+
+    Raises:
+        SmoothscopeError: a model that is not a module, bad shapes or values (see ``inputs``),
+            unknown layers or options, ``temperature`` together with ``delta``, or CUDA
+            requested without a CUDA device.
+
+    Precision: the forward passes run in the model's dtype (float32 for a float32 model); the
+    differences of the features are taken in that dtype (correctly rounded) and squared and
+    summed in float64. ``R_se`` is the delta-method standard error of the ratio of the paired
+    means, ``sd(d − R·g) / (√n · mean g)`` (d and g of a draw share ``‖τx − x‖``).
     """
-    x = as_tensor(inputs, "inputs")
-    if deformation is None:
-        check_rank(x, (4,), "inputs", "[N, C, n, n]")
-    elif x.dim() < 3:
-        raise SmoothscopeError(f"inputs: expected [N, C, ...], got shape {tuple(x.shape)}")
-    check_finite(x, "inputs")
-    if deformation is None and x.shape[-1] != x.shape[-2]:
-        raise SmoothscopeError(f"inputs: expected square images [N, C, n, n], got {tuple(x.shape)}")
-    if x.shape[0] < 2:
+    if not isinstance(model, nn.Module):
         raise SmoothscopeError(
-            f"inputs: expected at least 2 images (the denominator compares pairs), got {x.shape[0]}"
+            f"model: expected a torch.nn.Module, got {type(model).__name__} (wrap a function in "
+            "a Module to record its output)"
         )
+    x = as_tensor(inputs, "inputs")
+    _check_inputs(x, deformation is not None)
+    convention = _check_choice(convention, "convention", CONVENTIONS)
+    peer = convention == "peer"
+    interpolation = _check_choice(
+        interpolation or "bilinear", "interpolation", ("bilinear", "nearest")
+    )
+    pairs = _check_choice(pairs or ("all" if peer else "distinct"), "pairs", ("distinct", "all"))
     batch_size = positive(batch_size, "batch_size", integer=True)
     if batch_size < 2:
         raise SmoothscopeError(
             f"batch_size: expected at least 2 (pairs of inputs), got {batch_size}"
         )
     per = positive(diffeos_per_input, "diffeos_per_input", integer=True)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise SmoothscopeError(f"seed: expected an int, got {seed!r}")
     names = _layers(model, layers)
     n = x.shape[-1]
-    if temperature is None and deformation is None:
-        temperature = default_temperature(n, cut)
+    if delta is not None and temperature is not None:
+        raise SmoothscopeError("temperature, delta: expected one of them, got both")
     if deformation is None:
+        if delta is None and temperature is None and peer:
+            delta = PEER_DELTA
+        if delta is not None:
+            temperature = temperature_for_displacement(delta, cut, n)
+        elif temperature is None:
+            temperature = default_temperature(n, cut)
 
         def deformation(images: torch.Tensor, per: int, generator: torch.Generator):
-            return random_diffeo(images, temperature, cut, generator=generator, per_image=per)
+            return random_diffeo(images, temperature, cut, generator=generator, per_image=per,
+                                 interpolation=interpolation)  # fmt: skip
 
     param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
+    if device is None:
+        dev = param.device if param is not None else torch.device("cpu")
+    else:
+        dev = resolve_device(device)
     dtype = param.dtype if param is not None and param.is_floating_point() else x.dtype
-    evaluator = copy.deepcopy(model).eval()
+    evaluator = copy.deepcopy(model).to(dev).eval()
     capture = _Capture(evaluator, names)
     generator = torch.Generator().manual_seed(seed)
     sums = {name: {"d": [], "g": [], "pairs": []} for name in names}
@@ -213,33 +307,47 @@ def relative_stability(
             b = clean.shape[0]
             clean64 = clean.to(torch.float64)
             deformed = deformation(clean64, per, generator).to(torch.float64)
-            repeated = clean64.repeat_interleave(per, dim=0)
             noise = torch.randn(deformed.shape, generator=generator, dtype=torch.float64)
             if rectify_noise:
                 noise = noise.clamp_min(0.0)
-            scale = (deformed - repeated).flatten(1).norm(dim=1) / noise.flatten(1).norm(dim=1)
-            noisy = repeated + noise * scale.view(-1, *([1] * (noise.dim() - 1)))
-            batch = torch.cat([clean64, deformed, noisy]).to(device=device, dtype=dtype)
+            shape = (b, per, *deformed.shape[1:])
+            change = deformed.view(shape) - clean64.unsqueeze(1)  # τx − x, no copy of x
+            scale = change.flatten(2).norm(dim=2) / noise.view(b, per, -1).norm(dim=2)
+            noisy = torch.addcmul(
+                clean64.unsqueeze(1), noise.view(shape), scale.view(b, per, *[1] * (x.dim() - 1))
+            ).view(deformed.shape)
+            batch = torch.cat([clean64, deformed, noisy]).to(device=dev, dtype=dtype)
             out = evaluator(batch)
             values = dict(capture.values)
             if OUTPUT in names:
                 values[OUTPUT] = (out[0] if isinstance(out, (tuple, list)) else out).flatten(1)
             for name in names:
-                f = values[name].to(torch.float64).cpu()
-                f_clean = f[:b].repeat_interleave(per, dim=0)
-                sums[name]["d"].append(((f[b : b + b * per] - f_clean) ** 2).sum(1))
-                sums[name]["g"].append(((f[b + b * per :] - f_clean) ** 2).sum(1))
-                sums[name]["pairs"].append(_pair_distances(f[:b]))
+                f = values[name]
+                f_clean = f[:b].unsqueeze(1)  # [b, 1, F], broadcast over the draws
+                d = f[b : b + b * per].view(b, per, -1) - f_clean
+                g = f[b + b * per :].view(b, per, -1) - f_clean
+                # differences in the model's dtype (exact rounding), squares summed in float64
+                sums[name]["d"].append(d.square().sum(2, dtype=torch.float64).flatten().cpu())
+                sums[name]["g"].append(g.square().sum(2, dtype=torch.float64).flatten().cpu())
+                sums[name]["pairs"].append(_pair_distances(f[:b].to(torch.float64), pairs).cpu())
     finally:
         capture.remove()
-    rows = []
+    rows, undefined = [], {}
     for k, name in enumerate(names, start=1):
         d = torch.cat(sums[name]["d"])
         g = torch.cat(sums[name]["g"])
-        pairs = torch.cat(sums[name]["pairs"])
-        rows.append({"layer": name, "relative_depth": k / len(names), **_ratios(d, g, pairs)})
+        pairs_k = torch.cat(sums[name]["pairs"])
+        row = {"layer": name, "relative_depth": k / len(names), **_ratios(d, g, pairs_k)}
+        if float(pairs_k.mean()) == 0:
+            undefined[name] = "the same representation for every input (e.g. all units dead)"
+        elif float(g.mean()) == 0:
+            undefined[name] = "no input changed under the deformations (G = 0)"
+        rows.append(row)
     t = math.nan if temperature is None else float(temperature)
-    return StabilityResult(rows, t, float(cut), int(x.shape[0]), per)
+    extra = {"convention": convention, "interpolation": interpolation, "pairs": pairs,
+             "delta": None if delta is None else float(delta), "device": device_name(dev),
+             "undefined": undefined}  # fmt: skip
+    return StabilityResult(rows, t, float(cut), int(x.shape[0]), per, extra)
 
 
 def _mean_se(v: torch.Tensor) -> tuple[float, float]:
@@ -261,6 +369,7 @@ def _ratios(d: torch.Tensor, g: torch.Tensor, pairs: torch.Tensor) -> dict[str, 
 
     D, D_se = ratio(md, sd)
     G, G_se = ratio(mg, sg)
-    R = md / mg if mg else math.inf
-    R_se = abs(R) * math.sqrt((sd / md) ** 2 + (sg / mg) ** 2) if md and mg else math.nan
+    R = md / mg if mg else (math.nan if md == 0 else math.inf)
+    # delta method for the ratio of paired means: Var(d̄ − R ḡ) / ḡ² (covariance included)
+    R_se = _mean_se(d - R * g)[1] / mg if md and mg else math.nan
     return {"D": D, "D_se": D_se, "G": G, "G_se": G_se, "R": R, "R_se": R_se}

@@ -16,6 +16,9 @@ conventions exactly, batched and with an explicit ``torch.Generator``:
 * **Remap.** The deformed image is ``out[y, x] = img(y - dy[y, x], x - dx[y, x])`` with the
   sampling point clamped to ``[0, n - 1]²`` (border clamping) and bilinear interpolation between
   the floor and ceil pixels: content moves by ``+τ``. A zero field is exactly the identity.
+* **Nearest interpolation** (``interpolation="nearest"``, an option of the peers' code): the
+  sampling point is rounded to the nearest pixel instead (ties to even), so pixel values are
+  moved, never mixed. Paper B's text uses bilinear interpolation, the default.
 * **Temperatures.** ``temperature_range(n, c) = (1 / (π n² log c), 4 / (π³ c² log c))`` and
   ``typical_displacement(T, c, n) = n √(π T log c) / 2``; see those functions and
   ``docs/diffeomorphisms.md`` for what they mean and how accurate they are.
@@ -40,6 +43,7 @@ __all__ = [
     "displacement_fields",
     "mean_squared_displacement",
     "random_diffeo",
+    "temperature_for_displacement",
     "temperature_range",
     "typical_displacement",
 ]
@@ -137,6 +141,28 @@ def _modes(
     return e, s
 
 
+def temperature_for_displacement(delta: float, cut: float, n: int) -> float:
+    """The temperature whose ``typical_displacement`` is ``delta`` pixels: ``4δ² / (π n² log c)``.
+
+    The peers parametrise their diffeomorphisms by ``δ`` (default 1 pixel) instead of ``T``;
+    this is the inverse of :func:`typical_displacement`.
+
+    Args:
+        delta: typical displacement in pixels (≥ 0).
+        cut: high-frequency cutoff ``c`` (> 1).
+        n: image side in pixels (≥ 2).
+
+    Raises:
+        SmoothscopeError: ``delta < 0`` or not finite, ``cut <= 1`` or ``n < 2``.
+    """
+    ok = isinstance(delta, (int, float)) and not isinstance(delta, bool) and math.isfinite(delta)
+    if not ok or delta < 0:
+        raise SmoothscopeError(f"delta: expected a finite displacement >= 0 pixels, got {delta!r}")
+    cut = _check_cut(cut, strict=True)
+    n = _check_size(n)
+    return 4.0 * float(delta) ** 2 / (math.pi * n**2 * math.log(cut))
+
+
 def mean_squared_displacement(T: float, cut: float, n: int) -> float:
     """Exact ``E‖τ‖²`` (pixels²) averaged over draws and over the ``n × n`` pixels.
 
@@ -174,7 +200,8 @@ def displacement_fields(
 
     Field ``b`` is ``τ_b = √T_b · n · (u_b, v_b)`` with ``u, v`` the sine series of the module
     docstring; one einsum over the modes builds all of them. The coefficients are drawn as one
-    ``randn([count, 2, K, K])`` from ``generator`` (``K = ⌊c + 1/2⌋``).
+    ``randn([count, 2, K, K])`` from ``generator`` (``K = ⌊c + 1/2⌋``); the fields are the
+    batched matrix products ``s · (C ∘ e)ᵀ · sᵀ``.
 
     Args:
         n: image side in pixels (≥ 2).
@@ -216,9 +243,21 @@ def displacement_fields(
     e, s = _modes(n, cut, dtype, device)
     K = e.shape[0]
     coeffs = torch.randn((count, 2, K, K), generator=generator, dtype=dtype, device=device)
-    # u[y, x] = Σ_ij C_ij e_ij s[x, i] s[y, j]  (reference: einsum('ij,xi,yj->yx'))
-    u = torch.einsum("bcij,xi,yj->bcyx", coeffs * e, s, s)
+    # u[y, x] = Σ_ij C_ij e_ij s[x, i] s[y, j] = (s (C∘e)ᵀ sᵀ)[y, x]
+    # (reference: einsum('ij,xi,yj->yx')), as two batched matmuls
+    u = s @ ((coeffs * e).transpose(-1, -2) @ s.T)
     return u * (temps.sqrt() * n)[:, None, None, None]
+
+
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def _check_interpolation(interpolation: Any) -> str:
+    if interpolation not in INTERPOLATIONS:
+        raise SmoothscopeError(
+            f"interpolation: expected one of {list(INTERPOLATIONS)}, got {interpolation!r}"
+        )
+    return interpolation
 
 
 def _check_images(images: Any) -> torch.Tensor:
@@ -233,7 +272,9 @@ def _check_images(images: Any) -> torch.Tensor:
     return images
 
 
-def apply_diffeo(images: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
+def apply_diffeo(
+    images: torch.Tensor, fields: torch.Tensor, *, interpolation: str = "bilinear"
+) -> torch.Tensor:
     """Deform each image by its displacement field (bilinear, border clamping, batched).
 
     ``out[b, :, y, x] = images[b, :, y - dy, x - dx]`` with ``(dx, dy) = fields[b, :, y, x]``,
@@ -246,6 +287,8 @@ def apply_diffeo(images: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
     Args:
         images: ``[B, C, n, n]``.
         fields: ``[B, 2, n, n]`` in pixels (channel 0 = ``dx`` along columns, 1 = ``dy``).
+        interpolation: ``"bilinear"`` (default, paper B) or ``"nearest"`` (the sampling
+            point rounded to the nearest pixel; not differentiable in the fields).
 
     Returns:
         Deformed images ``[B, C, n, n]`` with the dtype and device of ``images``.
@@ -262,9 +305,14 @@ def apply_diffeo(images: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
             f"got shape {tuple(fields.shape)}"
         )
     check_finite(fields, "fields")
+    interpolation = _check_interpolation(interpolation)
     grid = torch.arange(n, dtype=images.dtype, device=images.device)
     xs = (grid[None, None, :] - fields[:, 0]).clamp(0, n - 1)  # [B, n, n]
     ys = (grid[None, :, None] - fields[:, 1]).clamp(0, n - 1)
+    if interpolation == "nearest":
+        index = (ys.round().long() * n + xs.round().long()).reshape(B, 1, n * n)
+        flat = images.reshape(B, C, n * n)
+        return flat.gather(2, index.expand(B, C, n * n)).reshape(B, C, n, n)
     xf, yf = xs.floor(), ys.floor()
     xc, yc = xs.ceil(), ys.ceil()
     xv, yv = xs - xf, ys - yf
@@ -290,6 +338,7 @@ def random_diffeo(
     *,
     generator: torch.Generator,
     per_image: int = 1,
+    interpolation: str = "bilinear",
 ) -> torch.Tensor:
     """Deform each image by ``per_image`` independent maximum-entropy diffeomorphisms.
 
@@ -303,6 +352,7 @@ def random_diffeo(
         cut: high-frequency cutoff ``c`` (≥ 1).
         generator: the only source of randomness (on the images' device).
         per_image: diffeomorphisms per image (≥ 1).
+        interpolation: ``"bilinear"`` (default) or ``"nearest"``, see :func:`apply_diffeo`.
 
     Returns:
         ``[B * per_image, C, n, n]``, grouped by image: rows ``b * per_image : (b + 1) *
@@ -319,6 +369,7 @@ def random_diffeo(
     T = _check_temperature(T)
     cut = _check_cut(cut, strict=False)
     per_image = positive(per_image, "per_image", integer=True)
+    interpolation = _check_interpolation(interpolation)
     B, _, n, _ = images.shape
     if cut > 1:
         t_min, t_max = temperature_range(n, cut)
@@ -340,4 +391,4 @@ def random_diffeo(
         device=images.device,
     )
     repeated = images.repeat_interleave(per_image, dim=0)
-    return apply_diffeo(repeated, fields)
+    return apply_diffeo(repeated, fields, interpolation=interpolation)
