@@ -130,3 +130,36 @@ def test_bad_arguments(kwargs, match):
 def test_wrong_input_channels():
     with pytest.raises(SmoothscopeError, match="input"):
         ToyCNN(2)(torch.rand(1, 1, 8, 8))
+
+
+def test_delta_orthogonal_centre_tap_is_an_isometry():
+    """Delta-orthogonal (Xiao et al. 2018): orthogonal centre tap, zeros elsewhere, so every
+    stride-1 'same' conv with c_out ≥ c_in preserves the norm of any feature map exactly."""
+    from smoothscope.models.init import delta_orthogonal_, haar_orthogonal
+
+    g = torch.Generator().manual_seed(3)
+    model = build("toycnn", units=3, activation="tanh", in_channels=3)
+    delta_orthogonal_(model, generator=g)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 3
+    for conv in convs:
+        w = conv.weight.detach().double()
+        centre = w[:, :, 1, 1]
+        eye = torch.eye(centre.shape[1], dtype=torch.float64)
+        torch.testing.assert_close(centre.T @ centre, eye, atol=1e-6, rtol=0)  # float32 weights
+        off = w.clone()
+        off[:, :, 1, 1] = 0
+        assert off.abs().max() == 0
+    conv = nn.Conv2d(16, 16, 3, padding=1, bias=True).double()
+    delta_orthogonal_(conv, gain=2.0, generator=g)
+    x = torch.randn(4, 16, 9, 9, generator=g, dtype=torch.float64)
+    y = conv(x)  # linear map: isometry × gain on each whole feature map
+    torch.testing.assert_close(y.flatten(1).norm(dim=1), 2.0 * x.flatten(1).norm(dim=1))
+    wide = haar_orthogonal(3, 8, generator=g)  # c_out < c_in: orthonormal rows
+    torch.testing.assert_close(wide @ wide.T, torch.eye(3, dtype=torch.float64))
+    # the default (Kaiming-uniform) init is no isometry: the same check fails there
+    plain = nn.Conv2d(16, 16, 3, padding=1, bias=False).double()
+    ratio = plain(x).flatten(1).norm(dim=1) / x.flatten(1).norm(dim=1)
+    assert (ratio - 1).abs().max() > 0.05
+    with pytest.raises(SmoothscopeError):
+        delta_orthogonal_(nn.Conv2d(2, 2, 2))

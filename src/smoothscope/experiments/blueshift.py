@@ -1,17 +1,22 @@
 """Experiment ``blueshift``: harmonic distortion of weight-to-output paths (paper C).
 
 Paths ``p(t) = f(x, W + r·t·D)`` (eq. 1 with ``α⁻¹ = r``, the sampling radius), random unit
-directions D, at initialisation, on natural-image crops (scikit-learn's sample photos; CIFAR10
-is not available offline). Spectra are DFTs along the path, DC excluded, normalised per path and
-averaged over neurons, positions, images and directions; h is the decay exponent of the
-magnitude spectrum (``|z_k| ∼ k^{-h}``, ``h = H + 1/2`` for fBm), fitted after removing the
-chord through the path's end points (``detrend="endpoints"``: without it the jump of the periodic
-extension caps h near 1). Every figure is one or more cells; claims compare h between
-configurations with bootstrap intervals over directions.
+directions D, at initialisation, on real images (:func:`smoothscope.data.real.load_images`:
+CIFAR-10 when given, else Fashion-MNIST, else the digits) with their labels for the loss.
+Every configuration is initialised ``inits`` times and walked in ``directions`` directions per
+initialisation (the paper: 50 × 20); every claim's interval is a two-level bootstrap over
+initialisations, then directions within them.
+
+``h`` is measured twice per path (:func:`smoothscope.analysis.spectra.estimate_h`): the
+boundary-free taper estimator, which decides the claims, and the paper's raw-DFT convention
+(capped near 1 by the jump where the path's periodic copies meet), reported beside it. Figs. 1,
+4 and 5 use the path of the loss, as the paper does; the others the network output (or every
+unit, Fig. 3). See ``docs/blueshift.md`` for the protocol and what each scale can decide.
 """
 
 from __future__ import annotations
 
+import copy
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,82 +27,179 @@ import torch
 import torch.nn.functional as F
 
 from .._errors import SmoothscopeError
-from .._io import save_figure, save_json, save_npz
-from ..analysis import blueshift as B
-from ..data.digits import sklearn_digits_dataset
-from ..data.images import natural_image_crops
+from .._io import save_json, save_npz
+from .._validate import Bound
+from ..analysis import chebyshev as C
+from ..analysis import paths as P
+from ..analysis import spectra as S
+from ..data.real import load_images, resolve_dataset
 from ..models import build
-from ..results import Claim, verdict_above, verdict_below
-from ..stats import hierarchical_bootstrap
+from ..models.init import delta_orthogonal_
+from ..models.toycnn import make_activation
 from ..sweep import Cell, CellContext, derive_seed, run_cells
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
-
-__all__ = ["BlueshiftConfig", "path_cell", "run", "train_cell"]
-
-ACTIVATIONS = ("relu", "tanh", "softplus")
-CHEBYSHEV = (
-    "relu",
-    "leaky_relu:0.2",
-    "tanh",
-    "softplus",
-    "elu",
-    "gelu",
-    "selu",
-    "sigmoid",
-    "hardtanh",
-    "swish",
+from .blueshift_claims import (
+    ACTIVATIONS,
+    BAND_WIDTH,
+    CHEBYSHEV,
+    HIGH_BAND,
+    LINEAR,
+    blueshift_claims,
+    fig12_cell,
+    h_table,
 )
+from .blueshift_figures import blueshift_figures
+
+__all__ = [
+    "SWEEP_VARIANTS",
+    "BlueshiftConfig",
+    "band_correlation",
+    "path_cell",
+    "plan",
+    "run",
+    "train_cell",
+    "training_path_cell",
+]
+
+SWEEP_VARIANTS = ("noshort", "v1", "v2")
+"""Fig. 9's architectures: v1 without shortcuts ("NoShort"), v1 and v2 with them."""
+_SWEEP_KWARGS = {
+    "noshort": {"version": "v1", "shortcut": False},
+    "v1": {"version": "v1", "shortcut": True},
+    "v2": {"version": "v2", "shortcut": True},
+}
 
 
 @dataclass(frozen=True)
 class BlueshiftConfig(ExperimentConfig):
-    """Protocol of paper C §4 (paper-scale defaults; quick scale: shallower, fewer paths).
+    """Protocol of paper C §4 (paper-scale defaults; quick and standard scales are smaller).
 
     Attributes:
         toy_units: depth L of the Toy-CNN (paper: 50).
         toy_depths: Toy-CNN depths for h vs depth (Fig. 5).
         resnet_depth: depth 6n+2 of the CIFAR ResNets (paper: 56).
-        images: natural-image crops per path (32 × 32).
+        images: images per path (the loss averages over them).
         points: samples N along each path.
-        directions: random directions per configuration.
-        radius: path length r = 1/α of eq. 1 (paper App. D.1: blueshift is clearly visible at 10).
+        inits: initialisations per configuration (paper: 50).
+        directions: random directions per initialisation (paper: 20).
+        radius: path length r = 1/α of eq. 1 at initialisation (see ``docs/blueshift.md``).
         group_average: feature-group averaging factor a (paper: 3).
-        sweep_depths, sweep_alphas, sweep_epochs: trainability sweep (Fig. 9) of NoShort ResNets
-            on scikit-learn's digits; α is our leaky-ReLU knob (α = 1 ReLU, α = 0 linear).
+        walk_layers: units walked one at a time (Fig. 15).
+        extra_activations: the other activations of App. F.1 (Fig. 17: unit spectra of the
+            Toy-CNN); empty at the quick and standard scales.
+        sweep_depths, sweep_alphas, sweep_epochs, train_images: trainability sweep (Fig. 9) of
+            ResNets on the real images; α is the leaky-ReLU knob (1 ReLU, 0 linear).
+        sweep_variants: Fig. 9's architectures: ``noshort`` (v1 without shortcuts), ``v1``,
+            ``v2`` (with shortcuts); the claim uses ``noshort``.
+        train_checkpoints: epochs at which Fig. 11 walks the paths of Toy-CNNs during training
+            (paper: 0 and 20); empty: no Fig. 11.
+        train_radii: path radii of Fig. 11 (App. D.1: the default and r = 10).
+        delta_radii: path radii of Fig. 12 (delta-orthogonal Toy-CNN without BatchNorm, tanh
+            and the linear reference); empty: no Fig. 12.
+        dataset, data_dir: :func:`smoothscope.data.real.load_images` name and folder.
+        n_boot: bootstrap replicates of every interval.
     """
 
     toy_units: int = 50
     toy_depths: tuple[int, ...] = (5, 10, 20, 30, 40, 50)
     resnet_depth: int = 56
     images: int = 8
-    points: int = 256
+    points: int = 257
+    inits: int = 50
     directions: int = 20
     radius: float = 10.0
     group_average: int = 3
     walk_layers: int = 10
+    extra_activations: tuple[str, ...] = (
+        "elu",
+        "gelu",
+        "selu",
+        "sigmoid",
+        "hardtanh",
+        "leaky_relu:0.2",
+    )
     sweep_depths: tuple[int, ...] = (20, 56, 110)
     sweep_alphas: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     sweep_epochs: int = 30
+    train_images: int = 50000
+    sweep_variants: tuple[str, ...] = SWEEP_VARIANTS
+    train_checkpoints: tuple[int, ...] = (0, 20)
+    train_radii: tuple[float, ...] = (1.0, 10.0)
+    delta_radii: tuple[float, ...] = (1.0, 10.0, 100.0)
+    dataset: str = "auto"
+    data_dir: str | None = None
     n_boot: int = 2000
 
+    BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
+        "points": Bound(8, 100_000, unit_bytes=3 * 32 * 32 * 4, unit="path point (an image)"),
+        "sweep_alphas": Bound(0, 1.0),  # leaky-ReLU knob: 0 linear, 1 ReLU
+        "extra_activations": Bound(min_entries=0),  # Fig. 17 only at the paper scale
+        "train_checkpoints": Bound(0, 10_000, min_entries=0),  # Fig. 11: standard and paper
+        "train_radii": Bound(0, 1e6, low_open=True),
+        "delta_radii": Bound(0, 1e6, low_open=True, min_entries=0),
+    }
+
     QUICK: ClassVar[dict[str, Any]] = {
-        "toy_units": 16,
-        "toy_depths": (4, 8, 16),
-        "resnet_depth": 14,
-        "images": 2,
-        "points": 96,
-        "directions": 4,
-        "walk_layers": 4,
-        "sweep_depths": (8, 20),
+        "toy_units": 12,
+        "toy_depths": (3, 6, 12),
+        "resnet_depth": 8,
+        "images": 1,
+        "points": 129,
+        "inits": 4,
+        "directions": 3,
+        "walk_layers": 3,
+        "extra_activations": (),
+        "sweep_depths": (8, 14),
         "sweep_alphas": (0.5, 1.0),
         "sweep_epochs": 1,
+        "train_images": 512,
+        "sweep_variants": ("noshort",),
+        "train_checkpoints": (),
+        "train_radii": (10.0,),
+        "delta_radii": (1.0, 100.0),
         "n_boot": 1000,
+    }
+    STANDARD: ClassVar[dict[str, Any]] = {
+        "toy_units": 20,
+        "toy_depths": (5, 10, 20),
+        "resnet_depth": 14,
+        "images": 1,
+        "points": 193,
+        "inits": 6,
+        "directions": 6,
+        "walk_layers": 4,
+        "extra_activations": (),
+        "sweep_depths": (8, 14, 20),
+        "sweep_alphas": (0.5, 1.0),
+        "sweep_epochs": 2,
+        "train_images": 2048,
+        "sweep_variants": ("noshort",),  # v1/v2 with shortcuts: +120 CPU-s per net at depth 20
+        "train_checkpoints": (0, 2),
+        "train_radii": (1.0, 10.0),
+        "delta_radii": (1.0, 100.0),
+        "n_boot": 2000,
     }
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.points < 8 or self.directions < 2 or self.images < 1 or self.radius <= 0:
-            raise SmoothscopeError("points ≥ 8, directions ≥ 2, images ≥ 1, radius > 0 required")
+        if self.points < 33 or self.directions < 2 or self.images < 1 or self.radius <= 0:
+            raise SmoothscopeError(
+                "points ≥ 33 (the taper estimator's fit range), directions ≥ 2, images ≥ 1, "
+                "radius > 0 required"
+            )
+        if self.inits < 2:
+            raise SmoothscopeError(f"inits: expected at least 2 initialisations, got {self.inits}")
+        for name in self.extra_activations:
+            make_activation(name)  # an unknown name fails here, before anything runs
+        bad = set(self.sweep_variants) - set(SWEEP_VARIANTS)
+        if bad or not self.sweep_variants:
+            raise SmoothscopeError(
+                f"sweep_variants: expected some of {SWEEP_VARIANTS}, got {self.sweep_variants}"
+            )
+        if any(r <= 0 for r in (*self.train_radii, *self.delta_radii)):
+            raise SmoothscopeError("train_radii, delta_radii: expected radii > 0")
+        if len(self.delta_radii) == 1:
+            raise SmoothscopeError("delta_radii: expected none (no Fig. 12) or at least 2 radii")
         if (self.resnet_depth - 2) % 6 or any((d - 2) % 6 for d in self.sweep_depths):
             raise SmoothscopeError("resnet depths: expected the form 6n+2")
 
@@ -107,10 +209,16 @@ class BlueshiftConfig(ExperimentConfig):
 
 
 def _inputs(spec: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(spec["seed"])
-    x = natural_image_crops(spec["n"], 32, generator=g)
-    y = torch.randint(0, 10, (spec["n"],), generator=g)
-    return x, y
+    x, y, _ = load_images(
+        spec["dataset"],
+        split=spec.get("split", "test"),
+        size=32,
+        channels=3,
+        n=spec["n"],
+        data_dir=spec["data_dir"],
+        seed=spec["seed"],
+    )
+    return x.to(torch.float64), y
 
 
 def _record(model: torch.nn.Module, what: str) -> list[str]:
@@ -118,122 +226,272 @@ def _record(model: torch.nn.Module, what: str) -> list[str]:
         return list(model.unit_outputs())
     if what == "branches":
         return list(model.residual_branches()) + list(model.shortcut_branches())
-    return [B.OUTPUT]
+    return [P.OUTPUT]
 
 
-def _h_per_direction(rec: B.PathRecording, layer: str) -> list[float]:
-    values = rec.layer(layer)
-    out = []
+def _per_direction(values: torch.Tensor) -> dict[str, list]:
+    """``h`` (both conventions), kind and high-band share of each direction of ``[N, D, ...]``."""
+    out: dict[str, list] = {"h": [], "h_paper": [], "kind": [], "high": []}
     for d in range(values.shape[1]):
-        try:
-            spec = B.path_spectrum(values[:, d], dim=0, detrend="endpoints")
-            out.append(B.fit_power_law(spec).h)
-        except SmoothscopeError:  # a constant layer (e.g. dead units) has no spectrum
-            out.append(float("nan"))
+        one = values[:, d]
+        taper = S.estimate_h(one)
+        paper = S.estimate_h(one, estimator="paper")
+        out["h"].append(taper.h)
+        out["h_paper"].append(paper.h)
+        out["kind"].append(taper.kind)
+        if taper.spectrum is None:
+            out["high"].append(float("nan"))
+        else:
+            power = taper.spectrum.power
+            out["high"].append(float(power[power.numel() // HIGH_BAND :].sum() / power.sum()))
     return out
 
 
-def _branch_correlation(rec: B.PathRecording, residual: str, shortcut: str) -> np.ndarray:
-    """Per-frequency correlation of the two summands of a block (Fig. 6), ``[K]``."""
-    a = rec.layer(residual).reshape(rec.n_points, -1).double()
-    b = rec.layer(shortcut).reshape(rec.n_points, -1).double()
-    za, zb = torch.fft.rfft(a, dim=0)[1:], torch.fft.rfft(b, dim=0)[1:]
-    num = (za * zb.conj()).real.sum(dim=1)
-    den = torch.sqrt((za.abs() ** 2).sum(dim=1) * (zb.abs() ** 2).sum(dim=1)).clamp_min(1e-300)
-    return (num / den).numpy()
+def band_correlation(a: torch.Tensor, b: torch.Tensor, *, width: float = BAND_WIDTH) -> np.ndarray:
+    """Per-frequency correlation of two sets of paths through Gaussian filters (§4.3, Fig. 6).
+
+    ``a``, ``b``: ``[N, P]`` paired paths (a block's residual and shortcut summands, per neuron).
+    Both are first made boundary-free as for the taper estimator (chord through the end points
+    removed, ``× sin^{2q}(πt)``, :data:`~smoothscope.analysis.spectra.TAPER_ORDER`), so that
+    the jump where the periodic copies meet does not correlate every band. For every centre
+    ``c = 1 … K`` the paths are band-passed with the Gaussian frequency filter
+    ``g_k = exp(−(k − c)² / (2 width²))`` (DC excluded) and correlated:
+    ``ρ_p(c) = Σ_k g_k² Re(a_kp b̄_kp) / √(Σ_k g_k² |a_kp|² · Σ_k g_k² |b_kp|²)`` (the Pearson
+    correlation of the two filtered paths). Returns ``mean_p |ρ_p(c)|``, ``[K]``; pairs where
+    either path is flat in a band are left out there.
+    """
+
+    def taper(p: torch.Tensor) -> torch.Tensor:
+        n = p.shape[0]
+        s_ = torch.linspace(0.0, 1.0, n, dtype=torch.float64)[:, None]
+        p = (p - p[:1] - s_ * (p[-1:] - p[:1]))[:-1]
+        j = torch.arange(n - 1, dtype=torch.float64)
+        return p * (torch.sin(torch.pi * j / (n - 1)) ** (2 * S.TAPER_ORDER))[:, None]
+
+    za = torch.fft.rfft(taper(a.to(torch.float64)), dim=0)[1:]
+    zb = torch.fft.rfft(taper(b.to(torch.float64)), dim=0)[1:]
+    n_k = za.shape[0]
+    k = torch.arange(1, n_k + 1, dtype=torch.float64)
+    g2 = torch.exp(-((k[None, :] - k[:, None]) ** 2) / width**2)  # [centres, K]: g_k²
+    cross = g2 @ (za * zb.conj()).real
+    den = torch.sqrt((g2 @ za.abs() ** 2) * (g2 @ zb.abs() ** 2))
+    ok = den > 1e-300
+    rho = torch.where(ok, cross.abs() / den.clamp_min(1e-300), torch.nan)
+    return torch.nanmean(rho, dim=1).numpy()
+
+
+def _band_drop(rec: P.PathRecording, model: torch.nn.Module) -> tuple[list[float], np.ndarray]:
+    """Per direction: mean |ρ| of the low band (k ≤ K/8) minus the high band (k > K/4), over
+    every block with both summands; and the mean curve ``[K]`` over directions and blocks."""
+    residual, shortcut = model.residual_branches(), model.shortcut_branches()
+    pairs = list(zip(residual[-len(shortcut) :], shortcut, strict=True))
+    drops, curves = [], []
+    for d in range(rec.n_directions):
+        curve = np.nanmean(
+            [
+                band_correlation(
+                    rec.layer(r)[:, d].reshape(rec.n_points, -1),
+                    rec.layer(s_)[:, d].reshape(rec.n_points, -1),
+                )
+                for r, s_ in pairs
+            ],
+            axis=0,
+        )
+        n_k = curve.size
+        drops.append(float(np.nanmean(curve[: n_k // 8]) - np.nanmean(curve[n_k // 4 :])))
+        curves.append(curve)
+    return drops, np.mean(curves, axis=0)
 
 
 def path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
-    """Paths of one configuration: spectra and h of every recorded layer (``spectra.npz``)."""
-    model = build(config["model"], seed=config["init_seed"], **config["kwargs"])
+    """Paths of one configuration over its initialisations: per-direction h of every recorded
+    layer (and the loss), mean spectra (``spectra.npz``)."""
     x, y = _inputs(config["inputs"])
-    model = B.freeze_batchnorm_stats(model, x)
-    record = _record(model, config["record"])
-    rec = B.weight_path(
-        model,
-        x,
-        direction=config.get("direction", "random"),
-        layers_to_perturb=config.get("perturb"),
-        alpha=1.0 / config["radius"],
-        points=config["points"],
-        n_directions=config["directions"],
-        record=record,
-        loss_fn=F.cross_entropy if config.get("loss") else None,
-        targets=y if config.get("loss") else None,
-        seed=config["path_seed"],
-        chunk_size=32,
-        dtype=torch.float64,
-    )
-    summary: dict[str, Any] = {"layers": {}}
+    layers: dict[str, dict[str, list]] = {}
+    spectra: dict[str, list[np.ndarray]] = {}
     arrays: dict[str, np.ndarray] = {}
-    for i, layer in enumerate(record):
-        try:
-            spec = B.path_spectrum(rec, layer=layer, detrend="endpoints")
-            fit = B.fit_power_law(spec)
-            h, r2, mf = fit.h, fit.r2, spec.mean_frequency
-            arrays[f"spectrum_{i}"] = spec.power.numpy()
-            arrays["k"] = spec.k.numpy()
-        except SmoothscopeError:
-            h = r2 = mf = float("nan")
-        summary["layers"][layer] = {
-            "h": h,
-            "r2": r2,
-            "mean_frequency": mf,
-            "h_directions": _h_per_direction(rec, layer),
-        }
-    if rec.loss is not None:
-        arrays["loss"] = rec.loss[:, 0].numpy()
-        summary["loss_h"] = B.fit_power_law(
-            B.path_spectrum(rec.loss[:, :1], dim=0, detrend="endpoints")
-        ).h
-    if config["record"] == "branches":
-        residual, shortcut = model.residual_branches(), model.shortcut_branches()
-        corr = np.stack(
-            [
-                _branch_correlation(rec, r, s)
-                for r, s in zip(residual[-len(shortcut) :], shortcut, strict=True)
-            ]
+    losses = []
+    bands: list[list[float]] = []
+    curves: list[np.ndarray] = []
+    record: list[str] = []
+    for i in range(config["inits"]):
+        init_seed = derive_seed(config["init_seed"], i)
+        model = build(config["model"], seed=init_seed, **config["kwargs"])
+        if config.get("init") == "delta-orthogonal":  # Fig. 12 (Xiao et al. 2018)
+            delta_orthogonal_(model, generator=torch.Generator().manual_seed(init_seed))
+        model = P.freeze_batchnorm_stats(model.double(), x)
+        record = _record(model, config["record"])
+        with_loss = bool(config.get("loss"))
+        rec = P.weight_path(
+            model,
+            x,
+            direction=config.get("direction", "random"),
+            layers_to_perturb=config.get("perturb"),
+            alpha=1.0 / config["radius"],
+            points=config["points"],
+            n_directions=config["directions"],
+            record=record,
+            loss_fn=F.cross_entropy if with_loss or config.get("direction") == "gradient" else None,
+            targets=y,
+            seed=derive_seed(config["path_seed"], i),
+            chunk_size=32,
+            dtype=torch.float64,
         )
-        arrays["branch_correlation"] = corr.mean(axis=0)
+        named = [(layer, rec.layer(layer)) for layer in record]
+        if with_loss:
+            named.append((P.LOSS, rec.loss))
+            losses.append(rec.loss.numpy())
+        for j, (layer, values) in enumerate(named):
+            rows = _per_direction(values)
+            slot = layers.setdefault(layer, {k: [] for k in rows})
+            for key, row in rows.items():
+                slot[key].append(row)
+            for tag, detrend in (("taper", "taper"), ("paper", "none")):
+                try:
+                    spec = S.path_spectrum(values, detrend=detrend)
+                except SmoothscopeError:  # every path constant or linear
+                    continue
+                spectra.setdefault(f"{tag}_{j}", []).append(spec.power.numpy())
+                arrays[f"k_{tag}"] = spec.k.numpy()
+        if config["record"] == "branches":
+            drops, curve = _band_drop(rec, model)
+            bands.append(drops)
+            curves.append(curve)
+    for key, rows in spectra.items():
+        arrays[key] = np.mean(rows, axis=0)
+    if losses:
+        arrays["loss"] = np.stack(losses, axis=1)  # [N, inits, directions]
+    if curves:
+        arrays["branch_correlation"] = np.mean(curves, axis=0)
     save_npz(ctx.out / "spectra.npz", **arrays)
-    summary["record"] = record
+    order = [*record, P.LOSS] if losses else list(record)
+    summary: dict[str, Any] = {"layers": layers, "record": order}
+    if bands:
+        summary["layers"]["band_drop"] = {"h": bands}  # [inits, directions]
     return summary
 
 
-def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
-    """Fig. 9: train a NoShort ResNet on the digits; its h at initialisation and accuracy."""
+def _train_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    g: torch.Generator,
+) -> list[float]:
+    """One epoch of Adam on mini-batches of 64 in a seeded order; the batch accuracies."""
+    model.train()
+    accuracies = []
+    order = torch.randperm(x.shape[0], generator=g)
+    for start in range(0, x.shape[0], 64):
+        idx = order[start : start + 64]
+        optimizer.zero_grad(set_to_none=True)
+        out = model(x[idx])
+        loss = F.cross_entropy(out, y[idx])
+        loss.backward()
+        optimizer.step()
+        accuracies.append(float((out.argmax(1) == y[idx]).double().mean()))
+    return accuracies
+
+
+def training_path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
+    """Fig. 11 (App. D.1): every unit's paths of one Toy-CNN at checkpoints during training.
+
+    The network (float32, Adam, lr 10⁻³, batches of 64) is trained on the real training images;
+    at every epoch in ``checkpoints`` (0: at initialisation) a float64 copy with BatchNorm
+    frozen at the probe images' statistics is walked in ``directions`` random directions at
+    every radius of ``radii``. Returns per checkpoint and radius the per-direction h of every
+    unit; the mean taper spectra go to ``spectra.npz`` (``taper_e{epoch}_r{i}_{unit}``).
+    """
+    x, y = _inputs(config["inputs"])
+    probe, _ = _inputs(config["probe"])
+    x = x.float()
     model = build(config["model"], seed=config["init_seed"], **config["kwargs"])
-    images, labels = sklearn_digits_dataset(size=32)
-    x = images.float().repeat(1, 3, 1, 1)
-    probe = B.freeze_batchnorm_stats(model, x[:8])
-    rec = B.weight_path(
+    g = torch.Generator().manual_seed(config["init_seed"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    h: dict[str, dict[str, list]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    accuracy: dict[str, float] = {}
+    record = list(model.unit_outputs())
+    epoch = 0
+    for checkpoint in sorted(config["checkpoints"]):
+        while epoch < checkpoint:
+            accuracy[str(epoch + 1)] = float(np.mean(_train_epoch(model, optimizer, x, y, g)[-25:]))
+            epoch += 1
+        frozen = P.freeze_batchnorm_stats(copy.deepcopy(model).double(), probe)
+        for r_i, radius in enumerate(config["radii"]):
+            rec = P.weight_path(
+                frozen,
+                probe,
+                direction="random",
+                alpha=1.0 / radius,
+                points=config["points"],
+                n_directions=config["directions"],
+                record=record,
+                seed=derive_seed(config["path_seed"], checkpoint, r_i),
+                chunk_size=32,
+                dtype=torch.float64,
+            )
+            key = f"e{checkpoint}_r{r_i}"
+            h[key] = {}
+            for j, layer in enumerate(record):
+                values = rec.layer(layer)
+                h[key][layer] = _per_direction(values)["h"]
+                try:
+                    spec = S.path_spectrum(values, detrend="taper")
+                except SmoothscopeError:  # every path constant or linear
+                    continue
+                arrays[f"taper_{key}_{j}"] = spec.power.numpy()
+                arrays["k_taper"] = spec.k.numpy()
+    save_npz(ctx.out / "spectra.npz", **arrays)
+    return {
+        "h": h,
+        "record": record,
+        "checkpoints": sorted(config["checkpoints"]),
+        "radii": list(config["radii"]),
+        "train_accuracy": accuracy,
+    }
+
+
+def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
+    """Fig. 9: a ResNet's h at initialisation, then its training accuracy."""
+    x, y = _inputs(config["inputs"])
+    x = x.float()
+    model = build(config["model"], seed=config["init_seed"], **config["kwargs"])
+    probe = P.freeze_batchnorm_stats(model, x[:8]).double()
+    rec = P.weight_path(
         probe,
-        x[:4],
+        x[:4].double(),
         direction="random",
         alpha=1.0 / config["radius"],
         points=config["points"],
-        n_directions=2,
-        record=[B.OUTPUT],
+        n_directions=config["directions"],
+        record=[P.OUTPUT],
         seed=config["init_seed"],
         chunk_size=32,
         dtype=torch.float64,
     )
-    h_init = B.fit_power_law(B.path_spectrum(rec, detrend="endpoints")).h
+    rows = _per_direction(rec.output)
+    with torch.no_grad():
+        untrained = float((probe.float()(x).argmax(1) == y).double().mean())
     g = torch.Generator().manual_seed(config["init_seed"])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     accuracies = []
-    model.train()
     for _ in range(config["epochs"]):
-        order = torch.randperm(x.shape[0], generator=g)
-        for start in range(0, x.shape[0], 64):
-            idx = order[start : start + 64]
-            optimizer.zero_grad(set_to_none=True)
-            out = model(x[idx])
-            loss = F.cross_entropy(out, labels[idx])
-            loss.backward()
-            optimizer.step()
-            accuracies.append(float((out.argmax(1) == labels[idx]).double().mean()))
-    return {"h_init": h_init, "train_accuracy": float(np.mean(accuracies[-25:]))}
+        accuracies += _train_epoch(model, optimizer, x, y, g)
+    return {
+        "variant": config.get("variant", "noshort"),
+        "depth": config["kwargs"]["depth"],
+        "alpha": config["kwargs"]["alpha"],
+        "h_init": float(np.nanmean(rows["h"])) if np.isfinite(rows["h"]).any() else None,
+        "h_init_paper": float(np.nanmean(rows["h_paper"])),
+        "train_accuracy": float(np.mean(accuracies[-25:])),
+        "untrained_accuracy": untrained,
+    }
+
+
+def _nanmean(values: list) -> float | None:
+    a = np.array([np.nan if v is None else v for v in values], float)
+    return float(np.nanmean(a)) if np.isfinite(a).any() else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,12 +499,19 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
 
 
 def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
-    """Independent cells, one per configuration, by name."""
+    """Independent cells, one per configuration (all its initialisations), by name."""
+    inputs = {
+        "n": config.images,
+        "seed": derive_seed(config.seed, "images"),
+        "dataset": config.dataset,
+        "data_dir": config.data_dir,
+    }
     base = {
         "points": config.points,
         "directions": config.directions,
+        "inits": config.inits,
         "radius": config.radius,
-        "inputs": {"n": config.images, "seed": derive_seed(config.seed, "crops")},
+        "inputs": inputs,
     }
     cells: dict[str, Cell] = {}
 
@@ -266,27 +531,29 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
             threads=config.threads_per_cell,
         )
 
-    for act in ACTIVATIONS:  # Fig. 3
-        add(f"toy-{act}", "toycnn", {"units": config.toy_units, "activation": act}, "units")
-    add(
+    units = config.toy_units
+    for act in (*ACTIVATIONS, LINEAR):  # Fig. 3, the linear network as the control
+        add(f"toy-{act}", "toycnn", {"units": units, "activation": act}, "units")
+    for act in config.extra_activations:  # Fig. 17 (App. F.1)
+        add(f"toy-{act}", "toycnn", {"units": units, "activation": act}, "units")
+    add(  # App. D.3, Fig. 13
         "toy-relu-gradient",
         "toycnn",
-        {"units": config.toy_units},
-        "units",  # App. D.3, Fig. 13
+        {"units": units},
+        "units",
         direction="gradient",
         directions=1,
-        loss=True,
     )
-    for depth in config.toy_depths:  # Fig. 5
-        for short in (False, True):
-            add(
-                f"toy-depth{depth}-{'short' if short else 'noshort'}",
-                "toycnn",
-                {"units": depth, "shortcut": short},
-            )
-    step = max(1, config.toy_units // config.walk_layers)  # Fig. 15: one layer at a time
-    for unit in range(1, config.toy_units + 1, step):
-        add(f"toy-walk{unit}", "toycnn", {"units": config.toy_units}, perturb=[f"units.unit{unit}"])
+    for depth in config.toy_depths:  # Fig. 5: loss paths; the linear Toy-CNN as the control
+        for variant, kwargs in (
+            ("noshort", {"shortcut": False}),
+            ("short", {"shortcut": True}),
+            ("linear", {"shortcut": False, "activation": LINEAR}),
+        ):
+            add(f"toy-depth{depth}-{variant}", "toycnn", {"units": depth, **kwargs}, loss=True)
+    step = max(1, units // config.walk_layers)  # Fig. 15: one unit's weights at a time
+    for unit in range(1, units + 1, step):
+        add(f"toy-walk{unit}", "toycnn", {"units": units}, perturb=[f"units.unit{unit}"])
     d = config.resnet_depth
     for version in ("v1", "v2"):  # Fig. 7
         add(f"resnet-{version}", "resnet-cifar", {"depth": d, "version": version})
@@ -296,118 +563,94 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
             "resnet-cifar",
             {"depth": d, "version": "v1", "shortcut": False, "group_average": a},
         )
-    for alpha, nu in ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0)):  # Fig. 1
+    for alpha, nu in ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0)):  # Figs. 1 and 4: loss paths
         add(
             f"transition-a{alpha:g}-nu{nu:g}",
             "resnet-cifar",
             {"depth": d, "version": "v2", "alpha": alpha, "nu": nu, "nu_branch": "shortcut"},
             loss=True,
         )
-    for act in ACTIVATIONS:  # Fig. 6
+    for act in (*ACTIVATIONS, LINEAR):  # Fig. 6, the linear ResNet as the control
         add(
             f"branches-{act}",
             "resnet-cifar",
             {"depth": d, "version": "v2", "activation": act},
             "branches",
         )
-    sweep = []
-    for depth in config.sweep_depths:  # Fig. 9
-        for alpha in config.sweep_alphas:
-            sweep.append(
-                Cell(
-                    "smoothscope.experiments.blueshift:train_cell",
-                    {
-                        "model": "resnet-cifar",
-                        "kwargs": {
-                            "depth": depth,
-                            "version": "v1",
-                            "shortcut": False,
-                            "alpha": alpha,
-                            "in_channels": 3,
-                        },
-                        "init_seed": derive_seed(config.seed, "sweep", depth, alpha),
-                        "radius": config.radius,
-                        "points": config.points,
-                        "epochs": config.sweep_epochs,
-                    },
-                    label=f"train noshort{depth} α={alpha:g}",
-                    threads=config.threads_per_cell,
-                )
+    for radius in config.delta_radii:  # Fig. 12: delta-orthogonal, no BatchNorm (Xiao et al.)
+        for act in ("tanh", LINEAR):
+            add(
+                fig12_cell(act, radius),
+                "toycnn",
+                {"units": units, "activation": act, "batch_norm": False},
+                "units",
+                init="delta-orthogonal",
+                radius=radius,
             )
-    for cell in sweep:
+    train_inputs = {
+        **inputs,
+        "split": "train",
+        "n": config.train_images,
+        "seed": derive_seed(config.seed, "train-images"),
+    }
+    if config.train_checkpoints:  # Fig. 11: Toy-CNNs during training (App. D.1)
+        for name, kwargs in (
+            ("relu", {"activation": "relu"}),
+            ("tanh", {"activation": "tanh"}),
+            ("relu-short", {"activation": "relu", "shortcut": True}),
+        ):
+            cells[f"trained-{name}"] = Cell(
+                "smoothscope.experiments.blueshift:training_path_cell",
+                {
+                    "model": "toycnn",
+                    "kwargs": {"units": units, **kwargs},
+                    "init_seed": derive_seed(config.seed, "fig11", name),
+                    "path_seed": derive_seed(config.seed, "fig11-path", name),
+                    "checkpoints": list(config.train_checkpoints),
+                    "radii": list(config.train_radii),
+                    "points": config.points,
+                    "directions": config.directions,
+                    "inputs": train_inputs,
+                    "probe": inputs,
+                },
+                label=f"trained-{name}",
+                threads=config.threads_per_cell,
+            )
+    for variant, depth, alpha in (
+        (v, d, a)
+        for v in config.sweep_variants
+        for d in config.sweep_depths
+        for a in config.sweep_alphas
+    ):  # Fig. 9
+        cell = Cell(
+            "smoothscope.experiments.blueshift:train_cell",
+            {
+                "model": "resnet-cifar",
+                "variant": variant,
+                "kwargs": {
+                    "depth": depth,
+                    **_SWEEP_KWARGS[variant],
+                    "alpha": alpha,
+                    "in_channels": 3,
+                },
+                "init_seed": derive_seed(config.seed, "sweep", depth, alpha)
+                if variant == "noshort"
+                else derive_seed(config.seed, "sweep", variant, depth, alpha),
+                "radius": config.radius,
+                "points": config.points,
+                "directions": config.directions,
+                "epochs": config.sweep_epochs,
+                "inputs": train_inputs,
+            },
+            label=f"train {variant}{depth} α={alpha:g}",
+            threads=config.threads_per_cell,
+        )
         cells[cell.label] = cell
     return [list(cells.values())], cells
 
 
 # ---------------------------------------------------------------------------------------------
-# claims and figures
-
-
-def _directions(summary: dict[str, Any], layer: str = B.OUTPUT) -> np.ndarray:
-    values = np.asarray(summary["layers"][layer]["h_directions"], dtype=np.float64)
-    return values[np.isfinite(values)]
-
-
-def _difference_claim(
-    cid: str,
-    where: str,
-    statement: str,
-    larger: np.ndarray,
-    smaller: np.ndarray,
-    rule_text: str,
-    n_boot: int,
-    seed: int,
-) -> Claim:
-    """``mean(larger) − mean(smaller)`` of per-direction h, unpaired bootstrap; above 0."""
-    if larger.size < 2 or smaller.size < 2:
-        return Claim(
-            cid,
-            "C",
-            where,
-            statement,
-            None,
-            float("nan"),
-            None,
-            "inconclusive",
-            f"{rule_text} (fewer than 2 finite h values: inconclusive)",
-        )
-    est = hierarchical_bootstrap(
-        [larger[:, None], smaller[:, None]],
-        lambda a, b: a.mean(-1) - b.mean(-1),
-        n_boot=n_boot,
-        seed=seed,
-    )
-    return Claim(
-        cid,
-        "C",
-        where,
-        statement,
-        None,
-        est.value,
-        (est.low, est.high),
-        verdict_above(est.low, est.high, 0.0),
-        rule_text,
-    )
-
-
-def _slope_claim(
-    cid: str, where: str, statement: str, x: list[float], y: list[float], sign: int, rule_text: str
-) -> Claim:
-    from scipy import stats as st
-
-    x_arr, y_arr = np.asarray(x, float), np.asarray(y, float)
-    keep = np.isfinite(y_arr)
-    if keep.sum() < 3:
-        return Claim(
-            cid, "C", where, statement, None, float("nan"), None, "inconclusive", rule_text
-        )
-    fit = st.linregress(x_arr[keep], y_arr[keep])
-    t = st.t.ppf(0.975, keep.sum() - 2)
-    low, high = fit.slope - t * fit.stderr, fit.slope + t * fit.stderr
-    verdict = verdict_above(low, high, 0.0) if sign > 0 else verdict_below(low, high, 0.0)
-    return Claim(
-        cid, "C", where, statement, None, float(fit.slope), (low, high), verdict, rule_text
-    )
+# run
 
 
 def run(
@@ -418,276 +661,84 @@ def run(
     executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Sample all paths, fit h, compare configurations; claims and figures."""
+    info = resolve_dataset(config.dataset, config.data_dir)
     stages, cells = plan(config)
-    root = run_dir / "cells"
     summaries = run_cells(
-        stages[0], root, executor=executor, progress=progress, description="blueshift paths"
+        stages[0],
+        run_dir / "cells",
+        executor=executor,
+        progress=progress,
+        description="blueshift paths",
     )
     s = {name: summaries[cell.id] for name, cell in cells.items()}
-    seed = derive_seed(config.seed, "blueshift-claims")
-    last = f"units.unit{config.toy_units}"
-    depths = list(config.toy_depths)
-    deepest, a = depths[-1], config.group_average
-    h_noshort = [s[f"toy-depth{d}-noshort"]["layers"][B.OUTPUT]["h"] for d in depths]
-    h_short = [s[f"toy-depth{d}-short"]["layers"][B.OUTPUT]["h"] for d in depths]
-    # (id, where, statement, smoother configuration, rougher configuration, layer, what)
-    comparisons = [
-        (
-            "C.fig3.relu_rougher_than_tanh",
-            "§4.2, Fig. 3",
-            "ReLU blueshifts more than tanh (lower h at the last Toy-CNN layer)",
-            "toy-tanh",
-            "toy-relu",
-            last,
-            "h(tanh) − h(ReLU) at the last unit",
-        ),
-        (
-            "C.fig3.tanh_rougher_than_softplus",
-            "§4.2, Fig. 3",
-            "tanh blueshifts more than softplus (lower h at the last Toy-CNN layer)",
-            "toy-softplus",
-            "toy-tanh",
-            last,
-            "h(softplus) − h(tanh) at the last unit",
-        ),
-        (
-            "C.fig5.shortcuts_smooth",
-            "§4.3, Fig. 5 / 3c",
-            "Shortcuts keep deep networks smooth (higher h than without)",
-            f"toy-depth{deepest}-short",
-            f"toy-depth{deepest}-noshort",
-            B.OUTPUT,
-            f"h(shortcut) − h(no shortcut) of the output at depth {deepest}",
-        ),
-        (
-            "C.fig7.v2_smoother_than_v1",
-            "§4.4, Fig. 7",
-            "ResNet v2 (pre-activation) blocks give smoother output paths than v1",
-            "resnet-v2",
-            "resnet-v1",
-            B.OUTPUT,
-            "h(v2) − h(v1) of the output",
-        ),
-        (
-            "C.fig8.averaging_smooths",
-            "§4.4, Fig. 8",
-            f"Feature-group averaging (a = {a}) smooths a NoShort ResNet",
-            f"noshort-avg{a}",
-            "noshort-avg1",
-            B.OUTPUT,
-            "h(averaged) − h(plain) of the output",
-        ),
-        (
-            "C.fig1.nonlinearity_roughens",
-            "§4.1, Fig. 1",
-            "Turning the activations from linear to ReLU (no shortcuts) roughens the paths",
-            "transition-a0-nu0",
-            "transition-a1-nu0",
-            B.OUTPUT,
-            "h(α=0, ν=0) − h(α=1, ν=0) of the output",
-        ),
-        (
-            "C.fig1.shortcuts_dampen",
-            "§4.1, Fig. 1",
-            "Switching the shortcuts on (ν = 1) dampens the harmonics of the ReLU network",
-            "transition-a1-nu1",
-            "transition-a1-nu0",
-            B.OUTPUT,
-            "h(α=1, ν=1) − h(α=1, ν=0) of the output",
-        ),
-    ]
-    claims = [
-        _difference_claim(
-            cid,
-            where,
-            statement,
-            _directions(s[smooth], layer),
-            _directions(s[rough], layer),
-            f"{what}, per-direction h, 95 % bootstrap over directions; reproduced if above 0",
-            config.n_boot,
-            seed + i,
-        )
-        for i, (cid, where, statement, smooth, rough, layer, what) in enumerate(comparisons)
-    ]
-    claims.append(
-        _slope_claim(
-            "C.fig5.h_decreases_with_depth",
-            "§4.3, Fig. 5",
-            "Without shortcuts the output path gets rougher (h decreases) with depth",
-            depths,
-            h_noshort,
-            -1,
-            "least-squares slope of h (output) vs Toy-CNN depth without shortcuts, 95 % t "
-            "interval; reproduced if below 0",
-        )
-    )
-    walk = sorted(
-        (int(n.removeprefix("toy-walk")), v) for n, v in s.items() if n.startswith("toy-walk")
-    )
-    claims.append(
-        _slope_claim(
-            "C.fig15.lower_layers_rougher",
-            "Appendix D, Fig. 15",
-            "Varying the weights of lower layers gives rougher output paths than higher layers",
-            [u for u, _ in walk],
-            [v["layers"][B.OUTPUT]["h"] for _, v in walk],
-            +1,
-            "least-squares slope of h (output) vs the index of the only perturbed unit, 95 % t "
-            "interval; reproduced if above 0 (deeper unit ⇒ smoother)",
-        )
-    )
-    sweep = [v for n, v in s.items() if n.startswith("train noshort")]
-    if len(sweep) >= 3:
-        h = np.array([v["h_init"] for v in sweep])
-        acc = np.array([v["train_accuracy"] for v in sweep])
-        from scipy.stats import spearmanr
-
-        rho = float(spearmanr(h, acc).statistic)
-        claims.append(
-            Claim(
-                "C.fig9.smoothness_vs_trainability",
-                "C",
-                "§5, Fig. 9",
-                "NoShort networks with less blueshift at initialisation (higher h) train better",
-                None,
-                rho,
-                None,
-                "reproduced" if rho > 0.5 else "not reproduced" if rho < 0 else "inconclusive",
-                f"Spearman correlation of h at init and training accuracy over {len(sweep)} "
-                "NoShort ResNets (depths × α); reproduced if above 0.5, not reproduced if "
-                "below 0",
-            )
-        )
+    claims = blueshift_claims(config, s)
     chebyshev = {}
     for name in CHEBYSHEV:
-        decay = B.coefficient_decay(name, interval=(-5, 5), degree=25)
+        decay = C.coefficient_decay(name, interval=(-5, 5), degree=25)
         chebyshev[name] = {
             "magnitudes": decay.magnitudes.tolist(),
             "geometric_rate": decay.geometric_rate,
             "algebraic_exponent": decay.algebraic_exponent,
         }
-    measurements = {
-        "h": {
-            name: {
-                layer: {k: v for k, v in row.items() if k != "h_directions"}
-                for layer, row in summary["layers"].items()
+
+    def mean(name: str, layer: str, key: str) -> float:
+        t = h_table(s[name], layer, key)
+        return float(np.nanmean(t)) if np.isfinite(t).any() else float("nan")
+
+    table = {
+        name: {
+            layer: {
+                "h": mean(name, layer, "h"),
+                "h_paper": mean(name, layer, "h_paper"),
+                "fitted": sum(k == "fitted" for row in v["kind"] for k in row),
+                "paths": sum(len(row) for row in v["kind"]),
             }
-            for name, summary in s.items()
-            if "layers" in summary
-        },
-        "h_vs_depth": {"depths": depths, "noshort": h_noshort, "short": h_short},
-        "trainability": [{"label": n, **v} for n, v in s.items() if n.startswith("train")],
-        "chebyshev": chebyshev,
+            for layer, v in summary["layers"].items()
+            if layer != "band_drop"
+        }
+        for name, summary in s.items()
+        if "layers" in summary
     }
-    measurements["figures"] = _figures(run_dir, config, cells, s, measurements)
+    depths = list(config.toy_depths)
+    measurements = {
+        "h": table,
+        "h_vs_depth": {
+            "depths": depths,
+            **{
+                variant: [table[f"toy-depth{d}-{variant}"][P.LOSS]["h"] for d in depths]
+                for variant in ("noshort", "short", "linear")
+            },
+        },
+        "trainability": [{"label": n, **v} for n, v in s.items() if n.startswith("train ")],
+        "during_training": {  # Fig. 11: mean h per unit, by checkpoint epoch and radius
+            n.removeprefix("trained-"): {
+                "radii": v["radii"],
+                "train_accuracy": v["train_accuracy"],
+                "h": {
+                    key: {layer: _nanmean(row) for layer, row in per_layer.items()}
+                    for key, per_layer in v["h"].items()
+                },
+            }
+            for n, v in s.items()
+            if n.startswith("trained-")
+        },
+        "delta_orthogonal": {  # Fig. 12: mean h of the last unit by radius
+            act: {
+                f"{r:g}": table[fig12_cell(act, r)][f"units.unit{config.toy_units}"]["h"]
+                for r in config.delta_radii
+            }
+            for act in ("tanh", LINEAR)
+        },
+        "chebyshev": chebyshev,
+        "replicates": {"initialisations": config.inits, "directions": config.directions},
+    }
+    measurements["figures"] = blueshift_figures(run_dir, config, cells, s, measurements)
     save_json(run_dir / "arrays" / "blueshift_tables.json", measurements)
-    return {"claims": claims, "measurements": measurements}
-
-
-def _figures(
-    run_dir: Path,
-    config: BlueshiftConfig,
-    cells: dict[str, Cell],
-    s: dict[str, Any],
-    m: dict[str, Any],
-) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def spectra(name: str) -> tuple[np.ndarray, list[np.ndarray]]:
-        data = np.load(run_dir / "cells" / cells[name].id / "spectra.npz")
-        n = len(s[name]["record"])
-        return data["k"], [
-            data[f"spectrum_{i}"] if f"spectrum_{i}" in data else None for i in range(n)
-        ]
-
-    written = []
-    f, axes = plt.subplots(1, 4, figsize=(18, 3.8), sharey=True)
-    cmap = plt.get_cmap("viridis")
-    panels = [(f"toy-{act}", act) for act in ACTIVATIONS]
-    panels.append(("toy-relu-gradient", "relu, gradient direction (Fig. 13)"))
-    for ax, (name, title) in zip(axes, panels, strict=True):
-        k, specs = spectra(name)
-        for i, spec in enumerate(specs[:-1]):
-            if spec is not None:
-                ax.loglog(k, spec, color=cmap(i / max(1, len(specs) - 2)), lw=1)
-        ax.set(title=f"Toy-CNN {config.toy_units}, {title}", xlabel="frequency k")
-    axes[0].set_ylabel("normalised power (per path)")
-    f.suptitle("Spectra of every layer's path, shallow (dark) to deep (yellow) (paper C Fig. 3)")
-    f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig3_spectra_per_layer.png")))
-
-    f, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-    axes[0].plot(m["h_vs_depth"]["depths"], m["h_vs_depth"]["noshort"], "o-", label="NoShort")
-    axes[0].plot(m["h_vs_depth"]["depths"], m["h_vs_depth"]["short"], "s-", label="shortcuts")
-    axes[0].set(xlabel="Toy-CNN depth", ylabel="h (output)", title="Fig. 5: h vs depth")
-    axes[0].legend(fontsize=8)
-    for name, label in (
-        ("resnet-v1", "v1"),
-        ("resnet-v2", "v2"),
-        ("noshort-avg1", "NoShort"),
-        (f"noshort-avg{config.group_average}", f"NoShort, a={config.group_average}"),
-    ):
-        k, specs = spectra(name)
-        if specs[0] is not None:
-            axes[1].loglog(k, specs[0], label=label)
-    axes[1].set(xlabel="k", title="Figs. 7, 8: output spectra")
-    axes[1].legend(fontsize=8)
-    for act in ACTIVATIONS:
-        data = np.load(run_dir / "cells" / cells[f"branches-{act}"].id / "spectra.npz")
-        corr = data["branch_correlation"]
-        axes[2].plot(np.arange(1, corr.size + 1), np.abs(corr), label=act)
-    axes[2].set(
-        xscale="log",
-        xlabel="k",
-        ylabel="|correlation|",
-        title="Fig. 6: residual vs shortcut branch",
-    )
-    axes[2].legend(fontsize=8)
-    f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig5_6_7_8.png")))
-
-    f, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    for ax, (alpha, nu, label) in zip(
-        axes, ((0, 0, "linear"), (1, 0, "ReLU"), (1, 1, "ResNet")), strict=True
-    ):
-        name = f"transition-a{alpha:g}-nu{nu:g}"
-        loss = np.load(run_dir / "cells" / cells[name].id / "spectra.npz")["loss"]
-        ax.plot(np.linspace(0, 1, loss.size), loss)
-        ax.set(
-            title=f"{label}: α={alpha}, ν={nu}, h={s[name]['loss_h']:.2f}",
-            xlabel="t",
-            ylabel="loss",
-        )
-    f.suptitle("Loss path through the α–ν transition (paper C Fig. 1)")
-    f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig1_transition.png")))
-
-    f, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for name, data in m["chebyshev"].items():
-        axes[0].semilogy(
-            np.arange(len(data["magnitudes"])), np.maximum(data["magnitudes"], 1e-16), label=name
-        )
-    axes[0].set(
-        xlabel="degree j", ylabel="|c_j|", title="Chebyshev coefficients on [−5, 5] (Figs. 2, 19)"
-    )
-    axes[0].legend(fontsize=6, ncol=2)
-    rows = m["trainability"]
-    axes[1].scatter([r["h_init"] for r in rows], [r["train_accuracy"] for r in rows])
-    for r in rows:
-        axes[1].annotate(
-            r["label"].removeprefix("train "), (r["h_init"], r["train_accuracy"]), fontsize=6
-        )
-    axes[1].set(
-        xlabel="h at initialisation",
-        ylabel="training accuracy",
-        title="Fig. 9: blueshift vs trainability (NoShort)",
-    )
-    f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig2_9_chebyshev_trainability.png")))
-    return written
+    return {
+        "claims": claims,
+        "measurements": measurements,
+        "data": {"images": f"{info.name} ({info.source})"},
+    }
 
 
 register_experiment(
