@@ -18,41 +18,61 @@ from smoothscope.analysis.channels import (
     MaxPoolChannel,
     distribution_distance,
     r_squared,
+    wilson_interval,
+    zero_split_distance,
 )
 
 # ----------------------------------------------------------------------------- Bernoulli–Gaussian
 
 
-def _bernoulli_gaussian_data(n, theta, sigma, beta, seed):
-    """x ~ Exp(1); y from eq. (7) with slope beta, negative draws set to 0 (SMP >= 0)."""
+def _bernoulli_gaussian_data(n, theta, sigma, beta, seed, scale=1.0, clip=True):
+    """x ~ Exp(scale); y from eq. (7) with slope beta, clipped at 0 (an SMP) unless told."""
     rng = np.random.default_rng(seed)
-    x = rng.exponential(1.0, n)
+    x = rng.exponential(scale, n)
     on = rng.random(n) < theta
     y = np.where(on, beta * x + sigma * rng.standard_normal(n), 0.0)
-    return x, np.maximum(y, 0.0)
+    return x, (np.maximum(y, 0.0) if clip else y)
 
 
-def test_bernoulli_gaussian_recovers_theta_and_sigma():
-    x, y = _bernoulli_gaussian_data(20000, theta=0.3, sigma=0.05, beta=1.0, seed=0)
+# (θ, σ, scale of x): the issue's case, a moderate one and two noisy ones (σ ~ x)
+BG_CASES = [(0.35, 0.004, 0.02), (0.3, 0.05, 1.0), (0.7, 0.5, 1.0), (0.5, 1.0, 1.0)]
+
+
+@pytest.mark.parametrize(("theta", "sigma", "scale"), BG_CASES)
+@pytest.mark.parametrize("clip", [True, False])
+def test_bernoulli_gaussian_censored_fit_recovers_the_parameters(theta, sigma, scale, clip):
+    x, y = _bernoulli_gaussian_data(20000, theta, sigma, 1.0, seed=0, scale=scale, clip=clip)
     ch = BernoulliGaussianChannel.fit(x, y)
-    # clipping turns ~0.6 % of the points into zeros: inside the 0.02 tolerance
-    assert ch.theta == pytest.approx(0.3, abs=0.02)
-    assert ch.sigma == pytest.approx(0.05, rel=0.05)
-    assert ch.slope == 1.0 and ch.n == 20000
+    assert ch.censored == clip and ch.converged and ch.n == 20000
+    assert ch.theta == pytest.approx(theta, rel=0.03)
+    assert ch.sigma == pytest.approx(sigma, rel=0.03)
+    assert ch.slope == 1.0
+
+
+def test_bernoulli_gaussian_naive_fit_is_biased_on_clipped_draws():
+    # the reason for the censored fit: counting every zero as "off" biases θ and σ low
+    theta, sigma = 0.35, 0.004
+    x, y = _bernoulli_gaussian_data(20000, theta, sigma, 1.0, seed=0, scale=0.02)
+    on = y > 0
+    assert on.mean() < 0.95 * theta and np.sqrt(np.mean((y[on] - x[on]) ** 2)) < 0.97 * sigma
+    censored = BernoulliGaussianChannel.fit(x, y)
+    naive = BernoulliGaussianChannel(on.mean(), np.sqrt(np.mean((y[on] - x[on]) ** 2)))
+    assert censored.loglik(x, y) > naive.loglik(x, y)
 
 
 def test_bernoulli_gaussian_fits_the_slope_of_a_smooth_activation():
     x, y = _bernoulli_gaussian_data(20000, theta=0.3, sigma=0.05, beta=0.6, seed=1)
     ch = BernoulliGaussianChannel.fit(x, y, slope="fit")
     assert ch.slope == pytest.approx(0.6, rel=0.02)
-    assert ch.sigma == pytest.approx(0.05, rel=0.05)
+    assert ch.theta == pytest.approx(0.3, rel=0.03)
+    assert ch.sigma == pytest.approx(0.05, rel=0.03)
     np.testing.assert_allclose(ch.mean([0.0, 2.0]), [0.0, 2.0 * ch.theta * ch.slope])
 
 
 def test_bernoulli_gaussian_ml_fit_beats_the_true_parameters():
-    x, y = _bernoulli_gaussian_data(5000, theta=0.3, sigma=0.05, beta=1.0, seed=2)
+    x, y = _bernoulli_gaussian_data(5000, theta=0.3, sigma=0.5, beta=1.0, seed=2)
     fitted = BernoulliGaussianChannel.fit(x, y)
-    true = BernoulliGaussianChannel(theta=0.3, sigma=0.05)
+    true = BernoulliGaussianChannel(theta=0.3, sigma=0.5)
     assert true.loglik(x, y) <= fitted.loglik(x, y)
     # the ML point is a maximum: nudging either parameter lowers the likelihood
     for theta, sigma in [(1.02, 1.0), (0.98, 1.0), (1.0, 1.02), (1.0, 0.98)]:
@@ -68,12 +88,30 @@ def test_bernoulli_gaussian_loglik_by_hand():
     ch = BernoulliGaussianChannel(theta=0.4, sigma=0.5)
     x = [1.0, 2.0, 0.5]
     y = [0.0, 2.5, 0.5]
-    expected = math.log(0.6) + 2 * math.log(0.4) + log_n(2.5, 2.0, 0.5) + log_n(0.5, 0.5, 0.5)
+    # censored: a zero is "off" or "on with N(x, σ) <= 0"
+    zero = math.log(0.6 + 0.4 * norm.cdf(-1.0 / 0.5))
+    expected = zero + 2 * math.log(0.4) + log_n(2.5, 2.0, 0.5) + log_n(0.5, 0.5, 0.5)
     assert ch.loglik(x, y) == pytest.approx(expected, rel=1e-12)
     assert ch.loglik(torch.tensor(x), torch.tensor(y)) == pytest.approx(expected, rel=1e-6)
-    # zero_tol moves small outputs into the δ component
-    assert BernoulliGaussianChannel(0.4, 0.5, zero_tol=0.6).loglik(x, y) == pytest.approx(
-        2 * math.log(0.6) + math.log(0.4) + log_n(2.5, 2.0, 0.5), rel=1e-12
+    assert ch.loglik([1.0], [-0.1]) == -math.inf  # a censored channel cannot emit y < 0
+    # raw draws: a zero is the δ component alone, a negative value a Gaussian draw
+    raw = BernoulliGaussianChannel(theta=0.4, sigma=0.5, censored=False)
+    assert raw.loglik([*x, 1.0], [*y, -0.2]) == pytest.approx(
+        math.log(0.6)
+        + 3 * math.log(0.4)
+        + log_n(2.5, 2.0, 0.5)
+        + log_n(0.5, 0.5, 0.5)
+        + log_n(-0.2, 1.0, 0.5),
+        rel=1e-12,
+    )
+    # zero_tol moves the censoring point
+    tol = BernoulliGaussianChannel(0.4, 0.5, zero_tol=0.6)
+    assert tol.loglik(x, y) == pytest.approx(
+        math.log(0.6 + 0.4 * norm.cdf((0.6 - 1.0) / 0.5))
+        + math.log(0.6 + 0.4 * norm.cdf((0.6 - 0.5) / 0.5))
+        + math.log(0.4)
+        + log_n(2.5, 2.0, 0.5),
+        rel=1e-12,
     )
 
 
@@ -96,61 +134,71 @@ def test_bernoulli_gaussian_sample_reproduces_the_zero_share():
 # ----------------------------------------------------------------------------- max pooling
 
 TRUE = dict(mu0=0.001, sigma0=0.0005, pi0=0.7, sigma1=0.002, mu2=0.01, sigma2=0.003)
+NOISY = dict(mu0=0.002, sigma0=0.002, pi0=0.5, sigma1=0.004, mu2=0.006, sigma2=0.004)
 
 
-def _max_pool_data(n, a, seed):
+def _max_pool_data(n, a, seed, params=TRUE, clip=True):
     """10 % x == 0, 30 % x ~ U(0, a), 60 % x ~ a + Exp(0.01); y from eq. (8), clipped at 0."""
     rng = np.random.default_rng(seed)
     u = rng.random(n)
     x = np.where(
         u < 0.1, 0.0, np.where(u < 0.4, rng.uniform(0, a, n), a + rng.exponential(0.01, n))
     )
-    follows = rng.random(n) < TRUE["pi0"]
-    z = rng.standard_normal(n)
-    y = np.where(
-        x < a,
-        TRUE["mu0"] + TRUE["sigma0"] * z,
-        np.where(follows, x + TRUE["sigma1"] * z, TRUE["mu2"] + TRUE["sigma2"] * z),
-    )
-    return x, np.maximum(y, 0.0)  # ~1.3 % of the draws are negative
+    return x, MaxPoolChannel(threshold=a, **params).sample(x, rng, clip=clip)
 
 
-def test_max_pool_em_recovers_the_parameters():
-    x, y = _max_pool_data(20000, PAPER_MAXPOOL_THRESHOLD, seed=0)
-    ch = MaxPoolChannel.fit(x, y)
+@pytest.mark.parametrize("params", [TRUE, NOISY], ids=["moderate", "noisy"])
+@pytest.mark.parametrize("clip", [True, False])
+def test_max_pool_censored_em_recovers_the_parameters(params, clip):
+    x, y = _max_pool_data(20000, PAPER_MAXPOOL_THRESHOLD, seed=0, params=params, clip=clip)
+    if clip:  # the noisy case clips 16 % of the low side and ~7 % of the high side
+        assert np.mean(y == 0) > (0.1 if params is NOISY else 0.01)
+    ch = MaxPoolChannel.fit(x, y, threshold=PAPER_MAXPOOL_THRESHOLD)
     assert ch.threshold == PAPER_MAXPOOL_THRESHOLD and ch.threshold_search is None
+    assert ch.censored == clip
     assert ch.n_low + ch.n_high == 20000 and ch.n_low == np.count_nonzero(x < 0.0025)
-    assert ch.converged and 1 <= ch.n_iter < 500
-    assert ch.pi0 == pytest.approx(TRUE["pi0"], abs=0.03)
-    for name in ("sigma1", "mu2", "sigma2", "mu0"):
-        assert getattr(ch, name) == pytest.approx(TRUE[name], rel=0.10), name
-    assert ch.sigma0 == pytest.approx(TRUE["sigma0"], rel=0.10)
+    assert ch.converged and 1 <= ch.n_iter < 2000
+    for name, value in params.items():
+        assert getattr(ch, name) == pytest.approx(value, rel=0.03), name
+
+
+def test_max_pool_naive_em_would_be_biased():
+    # ignoring the censoring (zeros taken as observed values) shrinks σ0 and moves μ0
+    x, y = _max_pool_data(20000, PAPER_MAXPOOL_THRESHOLD, seed=0, params=NOISY)
+    low = x < PAPER_MAXPOOL_THRESHOLD
+    assert np.std(y[low]) < 0.9 * NOISY["sigma0"]
+    ch = MaxPoolChannel.fit(x, y, threshold=PAPER_MAXPOOL_THRESHOLD)
+    assert ch.sigma0 == pytest.approx(NOISY["sigma0"], rel=0.03)
 
 
 def test_max_pool_em_loglik_never_decreases():
-    x, y = _max_pool_data(5000, PAPER_MAXPOOL_THRESHOLD, seed=1)
-    ch = MaxPoolChannel.fit(x, y, tol=0.0, max_iter=60)
+    x, y = _max_pool_data(5000, PAPER_MAXPOOL_THRESHOLD, seed=1, params=NOISY)
+    ch = MaxPoolChannel.fit(x, y, threshold=PAPER_MAXPOOL_THRESHOLD, tol=0.0, max_iter=60)
     trace = np.array(ch.loglik_trace)
     assert trace.size == ch.n_iter + 1 and ch.n_iter > 10
     assert np.all(np.diff(trace) >= -1e-9 * np.abs(trace[1:]))
     assert trace[-1] > trace[0]
-    # the trace ends at the high side's log-likelihood under the fitted channel
+    # the trace ends at the high side's (censored) log-likelihood under the fitted channel
     high = x >= ch.threshold
     assert ch.loglik(x[high], y[high]) == pytest.approx(trace[-1], rel=1e-9)
 
 
-def test_max_pool_threshold_search_finds_the_threshold():
-    true_a = 0.004  # not the paper's value, which is one of the candidates
+@pytest.mark.parametrize("true_a", [0.004, 0.012])
+def test_max_pool_threshold_is_estimated_from_the_data(true_a):
+    # a known a that is not the paper's value (the paper's value is one of the candidates)
     x, y = _max_pool_data(5000, true_a, seed=2)
-    ch = MaxPoolChannel.fit(x, y, threshold=None)
-    assert true_a / 1.5 <= ch.threshold <= true_a * 1.5
+    ch = MaxPoolChannel.fit(x, y)
+    assert ch.threshold == pytest.approx(true_a, rel=0.05)
     search = ch.threshold_search
     assert search is not None and search.best == ch.threshold
+    assert list(search.candidates) == sorted(search.candidates)
     assert PAPER_MAXPOOL_THRESHOLD in search.candidates
-    assert len(search.candidates) == len(search.logliks) == 20
     assert max(search.logliks) == search.logliks[search.candidates.index(ch.threshold)]
     refit = MaxPoolChannel.fit(x, y, threshold=ch.threshold)
     assert refit.loglik(x, y) == pytest.approx(max(search.logliks), rel=1e-9)
+    # the paper's value stays an option and fits worse here
+    paper = MaxPoolChannel.fit(x, y, threshold=PAPER_MAXPOOL_THRESHOLD)
+    assert paper.loglik(x, y) < refit.loglik(x, y)
 
 
 def test_max_pool_sample_and_mean():
@@ -288,11 +336,14 @@ def test_r_squared_and_distribution_distance():
         (lambda: MaxPoolChannel.fit([], []), r"^x: .*empty"),
         (lambda: EmpiricalChannel.fit([1.0, 2.0], [1.0, math.nan]), r"^y: .*NaN"),
         (lambda: LinearChannel.fit([1.0, -2.0], [1.0, 2.0]), r"^p: .*negative"),
+        (lambda: zero_split_distance([0.0, -1.0], [1.0]), r"^real: .*negative"),
         (lambda: BernoulliGaussianChannel.fit([1.0, 2.0], [0.0, 1.0]), r"^y: .*at least 2"),
         (lambda: BernoulliGaussianChannel.fit([1.0, 2.0], [1.0, 2.0], slope="free"), r"^slope:"),
         (lambda: MaxPoolChannel.fit([0.0, 0.1, 0.2], [0.0, 0.1, 0.2], threshold=0), r"^threshold:"),
         (lambda: MaxPoolChannel.fit([0.0, 0.1, 0.2], [0, 1, 2], threshold=-1.0), r"^threshold:"),
         (lambda: MaxPoolChannel.fit([0.0, 0.1, 0.2], [0.0, 0.1, 0.2]), r"^x: .*at least 2"),
+        (lambda: MaxPoolChannel.fit([0.0, 0.1], [0.0, -0.1], censored=True), r"^y: .*negative"),
+        (lambda: BernoulliGaussianChannel.fit([1.0], [1.0], censored="yes"), r"^censored:"),
         (lambda: EmpiricalChannel.fit([1.0], [1.0], bins=0), r"^bins:"),
         (lambda: BernoulliGaussianChannel(0.5, 0.1).sample([1.0], 0), r"^rng:"),
         (lambda: BernoulliGaussianChannel(1.5, 0.1), r"^theta:"),
@@ -303,3 +354,28 @@ def test_r_squared_and_distribution_distance():
 def test_bad_input_raises_naming_the_parameter(call, pattern):
     with pytest.raises(SmoothscopeError, match=pattern):
         call()
+
+
+def test_zero_split_distance_separates_the_point_mass_from_the_positive_part():
+    rng = np.random.default_rng(0)
+    real = np.where(rng.random(8000) < 0.7, 0.0, rng.exponential(1.0, 8000))
+    same = np.where(rng.random(6000) < 0.7, 0.0, rng.exponential(1.0, 6000))
+    d = zero_split_distance(real, same)
+    assert d["zero_real_low"] < 0.7 < d["zero_real_high"] and abs(d["zero_difference"]) < 0.03
+    assert d["ks_positive"] < 0.05 and d["relative_wasserstein_positive"] < 0.1
+    # the right positive part but too few zeros: only the zero fraction fails
+    fewer = np.where(rng.random(6000) < 0.4, 0.0, rng.exponential(1.0, 6000))
+    d = zero_split_distance(real, fewer)
+    assert d["zero_difference"] == pytest.approx(-0.3, abs=0.03) and d["ks_positive"] < 0.05
+    # the right zeros but a shifted positive part: only the positive part fails
+    shifted = np.where(rng.random(6000) < 0.7, 0.0, 0.5 + rng.exponential(1.0, 6000))
+    d = zero_split_distance(real, shifted)
+    assert abs(d["zero_difference"]) < 0.03 and d["ks_positive"] > 0.3
+    assert math.isnan(zero_split_distance([0.0, 0.0, 1.0], [1.0, 2.0])["ks_positive"])
+
+
+def test_wilson_interval_closed_form():
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)

@@ -3,6 +3,8 @@ window maxima, the weight–SMP correlation, fitted chains, and errors."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from torch import nn
 
 from smoothscope import SmoothscopeError
 from smoothscope.analysis import propagation as P
+from smoothscope.analysis.channels import LinearChannel
 from smoothscope.probe import smp_maps
 from smoothscope.signals import nonsmoothness_maps
 
@@ -159,12 +162,45 @@ def test_fit_and_propagate_a_chain(small_chain):
     for kind in P.CHANNEL_KINDS:
         channels = P.fit_channels([(model, maps)], layers, kind=kind, maxpool_threshold=None)
         if kind == "parametric":
-            assert channels["0"] is None and channels["3"] is None  # eq. 5 needs no fit
+            # the linear input video has no events (eq. 5 alone); conv "3" is calibrated eq. 5
+            assert channels["0"] is None and isinstance(channels["3"], LinearChannel)
+            assert channels["3"].n == maps["3"]["output"].smp.numel()
         out = P.propagate(model, layers, maps["0"]["input"].smp, channels, seed=0)
         assert out["3"].shape == maps["3"]["output"].smp.shape
         assert (out["3"] >= 0).all()
         again = P.propagate(model, layers, maps["0"]["input"].smp, channels, seed=0)
         assert torch.equal(out["3"], again["3"])
+
+
+def test_discounting_factor_is_one_without_coincidence_and_drops_with_it():
+    conv = nn.Conv2d(2, 1, 1, bias=True)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, 1.0]).reshape(1, 2, 1, 1))
+        conv.bias.fill_(5.0)  # a bias adds no event
+    t = torch.arange(20, dtype=torch.float64)
+    kink = lambda t0, s: s * torch.relu(t - t0)  # noqa: E731  one event of sign s at t0
+    series = torch.zeros(1, 20, 2, 1, 1, dtype=torch.float64)
+    series[0, :, 0, 0, 0], series[0, :, 1, 0, 0] = kink(5, 1.0), kink(12, -1.0)
+    assert P.discounting_factor(conv, series) == pytest.approx(1.0, abs=1e-12)
+    # the same two events at the same frame with opposite signs cancel: γ = 0
+    series[0, :, 1, 0, 0] = kink(5, -1.0)
+    assert P.discounting_factor(conv, series) == pytest.approx(0.0, abs=1e-12)
+    # same sign, same frame: nothing cancels
+    series[0, :, 1, 0, 0] = kink(5, 2.0)
+    assert P.discounting_factor(conv, series) == pytest.approx(1.0, abs=1e-12)
+    # aligning distinct opposite-sign events (the control) makes them cancel
+    series[0, :, 1, 0, 0] = kink(12, -1.0)
+    assert P.discounting_factor(conv, series, aligned=True) == pytest.approx(0.0, abs=1e-12)
+    # random series: always in [0, 1]; no events: NaN
+    g = torch.Generator().manual_seed(0)
+    t0 = torch.randint(2, 28, (3, 1, 4, 6, 6), generator=g)
+    sign = torch.randn(3, 1, 4, 6, 6, generator=g, dtype=torch.float64)
+    rough = sign * torch.relu(torch.arange(30.0, dtype=torch.float64)[:, None, None, None] - t0)
+    wide = nn.Conv2d(4, 3, 3)
+    gamma = P.discounting_factor(wide, rough)
+    aligned = P.discounting_factor(wide, rough, aligned=True)
+    assert 0.0 < aligned < gamma < 1.0
+    assert math.isnan(P.discounting_factor(conv, torch.ones(1, 10, 2, 1, 1)))
 
 
 def test_errors(small_chain):

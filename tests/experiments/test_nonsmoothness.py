@@ -17,11 +17,11 @@ from smoothscope.experiments.nonsmoothness import (
     smooth_test_videos,
     training_data,
 )
-from smoothscope.results import VERDICTS
+from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
     "n_models": 1,
-    "frames": 12,
+    "frames": 24,
     "ellipsoid_train": 48,
     "ellipsoid_val": 16,
     "ellipsoid_videos": 3,
@@ -55,23 +55,29 @@ def test_results_follow_the_schema(tiny_run):
         ):
             assert f"A.{ds}.{name}" in ids
     assert {"A.digits.input_zero", "A.ellipsoid.input_smooth"} <= ids
+    assert {"A.fig1.relu_kink_detected", "A.fig2.max_pool_kink_detected"} <= ids
     for claim in results["claims"]:
-        assert set(claim) == {
-            "id",
-            "paper",
-            "where",
-            "statement",
-            "paper_value",
-            "measured",
-            "uncertainty",
-            "verdict",
-            "rule",
-        }
+        assert missing_fields(claim) == [], claim["id"]
         assert claim["paper"] == "A" and claim["verdict"] in VERDICTS
         assert isinstance(claim["measured"], float)
+        assert claim["control"]["id"].startswith(claim["id"] + "/")
+        expected_kind = "post-hoc" if "excess_ratio" in claim["id"] else "paper"
+        assert claim["kind"] == expected_kind
         if claim["uncertainty"] is not None:
             low, high = claim["uncertainty"]
             assert low <= high
+    by_id = {c["id"]: c for c in results["claims"]}
+    # the controls are built to fail the rules: identical setups, kinked inputs, smooth toys
+    for name in ("ratio_relu_vs_softplus", "peak_share_difference"):
+        assert by_id[f"A.ellipsoid.{name}"]["control"]["verdict"] != "reproduced"
+    assert by_id["A.digits.input_zero"]["control"]["verdict"] == "not reproduced"
+    assert by_id["A.ellipsoid.input_smooth"]["control"]["verdict"] == "not reproduced"
+    for fig in ("fig1.relu", "fig2.max_pool"):
+        claim = by_id[f"A.{fig}_kink_detected"]
+        assert claim["verdict"] == "reproduced" and claim["control"]["verdict"] == "not reproduced"
+    assert by_id["A.fig1.relu_kink_detected"]["measured"] == pytest.approx(0.1, abs=1e-12)
+    assert by_id["A.fig2.max_pool_kink_detected"]["measured"] == pytest.approx(0.2, abs=1e-12)
+    assert set(results["data"]) == {"ellipsoid test videos", "digits test videos"}
     zero = next(c for c in results["claims"] if c["id"] == "A.digits.input_zero")
     assert zero["measured"] < 1e-10 and zero["verdict"] == "reproduced"
     config = json.loads((out / "config.json").read_text())
@@ -82,7 +88,12 @@ def test_figures_are_real_pngs(tiny_run):
     out, _ = tiny_run
     names = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert names == sorted(
-        f"{d}_{k}.png" for d in ("digits", "ellipsoid") for k in ("curves", "frames", "histograms")
+        [
+            f"{d}_{k}.png"
+            for d in ("digits", "ellipsoid")
+            for k in ("curves", "frames", "histograms")
+        ]
+        + ["toy_examples.png"]
     )
     for name in names:
         image = imread(out / "figures" / name)
@@ -122,7 +133,7 @@ def test_same_seed_same_cells_and_data():
 def test_ellipsoid_video_zero_is_the_papers_path_and_digit_videos_are_ramps():
     config = NonsmoothnessConfig.preset("quick", **TINY)
     videos = smooth_test_videos(_data_spec(config, "ellipsoid"))
-    assert videos.shape == (3, 12, 1, 28, 28)
+    assert videos.shape == (3, 24, 1, 28, 28)
     frame = videos[0, 0, 0]
     assert frame[8, 10] > frame[19, 17]  # light starts in the north-west
     digits = smooth_test_videos(_data_spec(config, "digits"))
@@ -130,9 +141,34 @@ def test_ellipsoid_video_zero_is_the_papers_path_and_digit_videos_are_ramps():
     assert d2.abs().max() < 1e-14
 
 
+def test_fashion_mnist_is_a_third_dataset_of_kind_extension(tmp_path):
+    from smoothscope.data.real import resolve_dataset
+
+    try:
+        resolve_dataset("fashion-mnist")
+    except SmoothscopeError:
+        pytest.skip("Fashion-MNIST is not installed")
+    options = {**TINY, "datasets": ("fashion",), "fashion_templates": 6}
+    results = run_experiment("nonsmoothness", out=tmp_path, options=options, progress=False)
+    fashion = [c for c in results["claims"] if c["id"].startswith("A.fashion.")]
+    assert {c["id"] for c in fashion} >= {
+        "A.fashion.ratio_relu_vs_softplus",
+        "A.fashion.input_zero",
+    }
+    assert all(c["kind"] in ("extension", "post-hoc") for c in fashion)
+    assert all(missing_fields(c) == [] for c in results["claims"])
+    assert "Fashion-MNIST class 7 (Sneaker)" in results["data"]["fashion test videos"]
+
+
 def test_bad_config_values():
     with pytest.raises(SmoothscopeError, match="datasets"):
         NonsmoothnessConfig.preset("quick", datasets=("faces",))
+    with pytest.raises(SmoothscopeError, match="fashion_class"):
+        NonsmoothnessConfig.preset("quick", fashion_class=10)
+    assert (
+        NonsmoothnessConfig.preset("standard").n_models
+        > NonsmoothnessConfig.preset("quick").n_models
+    )
     with pytest.raises(SmoothscopeError, match="frames"):
         NonsmoothnessConfig.preset("quick", frames=2)
     with pytest.raises(SmoothscopeError, match="option 'colour'"):

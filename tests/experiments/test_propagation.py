@@ -9,7 +9,7 @@ from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, run_experiment
 from smoothscope.experiments.propagation import PAPER_R2, PropagationConfig, plan
-from smoothscope.results import VERDICTS
+from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
     "n_models": 2,
@@ -39,6 +39,8 @@ def test_claims_and_tables(tiny_run):
         expected
         | {
             "A.conv2.weight_peak_correlation",
+            "A.conv2.r2_abs_above_w0",
+            "A.conv2.discounting_factor",
             "A.fig8e.chain_parametric",
             "A.fig8e.chain_empirical",
             "A.network.relu_maxpool",
@@ -49,6 +51,10 @@ def test_claims_and_tables(tiny_run):
     paper = {f"A.{name.split('.')[-1]}.r2_{v}": value for (name, v), value in PAPER_R2.items()}
     for claim in results["claims"]:
         assert claim["verdict"] in VERDICTS
+        assert missing_fields(claim) == [], claim["id"]
+        assert claim["kind"] == ("extension" if claim["id"].startswith("A.network") else "paper")
+        if claim["control"] is not None:
+            assert claim["control"]["id"].startswith(claim["id"] + "/")
         if claim["id"] in paper:
             assert claim["paper_value"] == paper[claim["id"]]
             assert claim["measured"] is None or 0 <= claim["measured"] <= 1
@@ -66,6 +72,12 @@ def test_claims_and_tables(tiny_run):
     assert {"parametric", "empirical"} <= set(act)
     pool = relu["layers"]["encoder.pool2"]["channel"]
     assert 0 <= pool["pi0"] <= 1 and pool["threshold"] > 0
+    assert pool["censored"] and act["channel"]["censored"]
+    rows = {row["layer"]: row for row in relu["table"]}
+    conv2 = rows["encoder.conv2"]
+    assert 0 <= conv2["discounting_factor_aligned"] <= conv2["discounting_factor"] <= 1
+    assert 0 <= conv2["r2_abs_per_node"] <= 1 and "channel means" in conv2["level"]
+    assert {"zero_real", "ks_positive"} <= set(relu["chain_fig8e"]["parametric"])
     soft = results["measurements"]["softplus_avgpool"]
     assert soft["layers"]["encoder.act1"]["channel"]["slope"] != 1.0  # fitted for softplus
     for split in ("held_out_videos", "held_out_models"):
@@ -94,6 +106,32 @@ def test_training_cells_are_those_of_the_nonsmoothness_experiment():
     stages, records = plan(config)
     assert [c.id for c in stages[0]] == [c.id for c in ns_plan(config.nonsmoothness())[0][0]]
     assert sum(len(v) for v in records.values()) == len(stages[1]) == 4
+
+
+def test_rules_fail_on_broken_inputs():
+    from smoothscope.experiments.propagation_claims import _split_verdict, _within
+
+    same = {"zero_real": 0.7, "zero_real_low": 0.69, "zero_real_high": 0.71}
+    good = same | {
+        "zero_predicted": 0.71,
+        "zero_predicted_low": 0.70,
+        "zero_predicted_high": 0.72,
+        "zero_difference": 0.01,
+        "ks_positive": 0.05,
+    }
+    assert _split_verdict(good) == "reproduced"
+    assert _split_verdict(good | {"ks_positive": float("nan")}) == "not reproduced"  # dead layer
+    assert _split_verdict(good | {"ks_positive": 0.3}) == "not reproduced"
+    assert _split_verdict(good | {"zero_difference": 0.2}) == "not reproduced"
+    assert _within(-0.1, 0.2, 0.3) == "reproduced" and _within(0.35, 0.5, 0.3) == "not reproduced"
+    # a dead layer (constant SMPs: R² undefined) can never give a reproduced R² claim
+    from smoothscope.experiments.propagation_claims import _r2_claims
+    from smoothscope.stats import Estimate
+
+    dead = Estimate(float("nan"), float("nan"), float("nan"))
+    est = {k: dead for k in ("abs", "w0", "abs_permuted", "w0_permuted")}
+    for claim in _r2_claims("encoder.conv2", est, (2, 4), "§V-B"):
+        assert claim.verdict != "reproduced"
 
 
 def test_bad_config():

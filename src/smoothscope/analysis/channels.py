@@ -7,14 +7,17 @@ input SMP of a pooling window) and ``y`` the SMP at the output.
 
 * :class:`LinearChannel` — a convolutional / linear layer, eqs. (5)–(6) in channel form:
   ``y ≈ a + b·p`` where ``p`` is the eq. (5) prediction computed by the caller.
-* :class:`BernoulliGaussianChannel` — ReLU, eq. (7): ``(1 − θ)·δ(y) + θ·N(y; β·x, σ)``.
+* :class:`BernoulliGaussianChannel` — ReLU, eq. (7): ``(1 − θ)·δ(y) + θ·N(y; β·x, σ)``, fitted
+  as a censored (Tobit) model (:mod:`.channels_relu`).
 * :class:`MaxPoolChannel` — max pooling, eq. (8): one Gaussian below a threshold ``a`` of the
-  largest input SMP, a two-Gaussian mixture above it, fitted by EM.
+  largest input SMP, a two-Gaussian mixture above it, fitted by a censored EM, ``a`` estimated
+  from the data (:mod:`.channels_maxpool`).
 * :class:`EmpiricalChannel` — the nonparametric (Monte-Carlo) alternative the paper mentions in
   §V-E: resample the observed ``y`` of inputs with a similar ``x``.
 
 Channels are chained by sampling (``y2 = ch2.sample(ch1.sample(x, rng), rng)``) as in §V-E, and
-:func:`r_squared` / :func:`distribution_distance` compare predicted and real SMPs (Fig. 8).
+:func:`r_squared`, :func:`distribution_distance` and :func:`zero_split_distance` compare
+predicted and real SMPs (Fig. 8).
 
 All math is NumPy float64. Inputs may be NumPy arrays, sequences or torch tensors (of any shape;
 fits flatten them). Randomness comes only from an explicit :class:`numpy.random.Generator`.
@@ -23,14 +26,16 @@ fits flatten them). Randomness comes only from an explicit :class:`numpy.random.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
 from scipy import stats
 
 from .._errors import SmoothscopeError
+from .channels_base import _check_rng, _count, _number, _pair, _readonly, _values
+from .channels_maxpool import PAPER_MAXPOOL_THRESHOLD, MaxPoolChannel, ThresholdSearch
+from .channels_relu import BernoulliGaussianChannel
 
 __all__ = [
     "PAPER_MAXPOOL_THRESHOLD",
@@ -41,595 +46,9 @@ __all__ = [
     "ThresholdSearch",
     "distribution_distance",
     "r_squared",
+    "wilson_interval",
+    "zero_split_distance",
 ]
-
-PAPER_MAXPOOL_THRESHOLD = 0.0025
-"""The threshold ``a`` on the largest input SMP in paper A, eq. (8)."""
-
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_REL_SD_FLOOR = 1e-6  # standard deviations are floored at this fraction of the data scale
-_PI_EPS = 1e-12  # EM keeps the mixing weight inside [eps, 1 - eps]
-_MIN_SIDE = 2  # fewest points on each side of the max-pool threshold
-_SEARCH_QUANTILES = np.linspace(0.05, 0.95, 19)
-
-
-# --------------------------------------------------------------------------- validation helpers
-
-
-def _array(v: Any, name: str) -> np.ndarray:
-    """``v`` (array, sequence, number or torch tensor) as a float64 array."""
-    if isinstance(v, torch.Tensor):
-        if v.is_complex() or v.dtype == torch.bool:
-            raise SmoothscopeError(f"{name}: expected real numbers, got dtype {v.dtype}")
-        return np.asarray(v.detach().cpu().to(torch.float64), dtype=np.float64)
-    try:
-        raw = np.asarray(v)
-    except (TypeError, ValueError) as exc:
-        raise SmoothscopeError(
-            f"{name}: expected an array of real numbers, got {type(v).__name__}"
-        ) from exc
-    if raw.dtype.kind not in "iuf":
-        raise SmoothscopeError(f"{name}: expected an array of real numbers, got dtype {raw.dtype}")
-    return raw.astype(np.float64, copy=False)
-
-
-def _values(v: Any, name: str, *, smp: bool = True, allow_empty: bool = False) -> np.ndarray:
-    """Validated float64 array: non-empty (unless allowed), finite, non-negative for SMPs."""
-    arr = _array(v, name)
-    if arr.size == 0 and not allow_empty:
-        raise SmoothscopeError(
-            f"{name}: expected at least 1 value, got an empty array of shape {arr.shape}"
-        )
-    n_bad = int(np.count_nonzero(~np.isfinite(arr)))
-    if n_bad:
-        raise SmoothscopeError(f"{name}: expected finite values, got {n_bad} NaN or inf entries")
-    if smp:
-        n_neg = int(np.count_nonzero(arr < 0))
-        if n_neg:
-            raise SmoothscopeError(
-                f"{name}: expected non-negative SMPs, got {n_neg} negative entries "
-                f"(min {float(arr.min()):.3g})"
-            )
-    return arr
-
-
-def _pair(
-    x: Any,
-    y: Any,
-    xname: str = "x",
-    yname: str = "y",
-    *,
-    smp: bool = True,
-    allow_empty: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two validated arrays of the same shape, flattened to ``[n]``."""
-    xa = _values(x, xname, smp=smp, allow_empty=allow_empty)
-    ya = _values(y, yname, smp=smp, allow_empty=allow_empty)
-    if xa.shape != ya.shape:
-        raise SmoothscopeError(f"{yname}: expected the shape of {xname} {xa.shape}, got {ya.shape}")
-    return xa.ravel(), ya.ravel()
-
-
-def _number(
-    value: Any,
-    name: str,
-    *,
-    minimum: float | None = None,
-    strict: bool = False,
-    maximum: float | None = None,
-) -> float:
-    """``value`` as a finite float within the given bounds, else a SmoothscopeError."""
-    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-    v = float(value) if real else math.nan
-    ok = math.isfinite(v)
-    if ok and minimum is not None:
-        ok = v > minimum if strict else v >= minimum
-    if ok and maximum is not None:
-        ok = v <= maximum
-    if ok:
-        return v
-    if minimum is not None and maximum is not None:
-        want = f"a finite number in [{minimum:g}, {maximum:g}]"
-    elif minimum is not None:
-        want = f"a finite number {'>' if strict else '>='} {minimum:g}"
-    else:
-        want = "a finite number"
-    raise SmoothscopeError(f"{name}: expected {want}, got {value!r}")
-
-
-def _count(value: Any, name: str, *, minimum: int = 0) -> int:
-    """``value`` as an int ``>= minimum``."""
-    if (
-        isinstance(value, (int, np.integer))
-        and not isinstance(value, (bool, np.bool_))
-        and value >= minimum
-    ):
-        return int(value)
-    raise SmoothscopeError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-
-
-def _check_rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise SmoothscopeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
-
-
-def _var_floor(*arrays: np.ndarray) -> float:
-    """A tiny variance floor relative to the scale (largest magnitude) of the data."""
-    scale = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
-    return (_REL_SD_FLOOR * (scale if scale > 0 else 1.0)) ** 2
-
-
-def _log_normal(y: np.ndarray, mean: np.ndarray | float, sd: float) -> np.ndarray:
-    """``log N(y; mean, sd)`` elementwise."""
-    return -0.5 * ((y - mean) / sd) ** 2 - math.log(sd) - _LOG_SQRT_2PI
-
-
-def _log(p: float) -> float:
-    """``log p`` with ``log 0 = -inf``."""
-    return math.log(p) if p > 0 else -math.inf
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
-
-
-# --------------------------------------------------------------------------- ReLU, eq. (7)
-
-
-@dataclass(frozen=True)
-class BernoulliGaussianChannel:
-    """Bernoulli–Gaussian channel of a ReLU (paper A, eq. 7)::
-
-        f(y | x) = (1 − θ)·δ(y) + θ·N(y; β·x, σ)
-
-    With probability ``1 − θ`` the node is off and its output SMP is zero; otherwise the input
-    SMP passes, scaled by ``β``, with Gaussian noise of standard deviation ``σ``. The paper has
-    ``β = 1`` (a ReLU that is on passes the kinks unchanged); a smooth activation such as softplus
-    scales the SMP by its derivative, which ``fit(..., slope="fit")`` estimates.
-
-    Attributes:
-        theta: ``θ``, the probability that the output is in the Gaussian ("on") component.
-        sigma: ``σ > 0``, the standard deviation of the Gaussian component.
-        slope: ``β >= 0``, the gain of the Gaussian component's mean.
-        zero_tol: outputs ``y <= zero_tol`` count as the ``δ`` component (exact zeros by default).
-        n: number of points the channel was fitted on (0 when built by hand).
-    """
-
-    theta: float
-    sigma: float
-    slope: float = 1.0
-    zero_tol: float = 0.0
-    n: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "theta", _number(self.theta, "theta", minimum=0.0, maximum=1.0))
-        object.__setattr__(self, "sigma", _number(self.sigma, "sigma", minimum=0.0, strict=True))
-        object.__setattr__(self, "slope", _number(self.slope, "slope", minimum=0.0))
-        object.__setattr__(self, "zero_tol", _number(self.zero_tol, "zero_tol", minimum=0.0))
-        object.__setattr__(self, "n", _count(self.n, "n"))
-
-    @classmethod
-    def fit(
-        cls,
-        x: Any,
-        y: Any,
-        *,
-        slope: Literal["fixed", "fit"] = "fixed",
-        zero_tol: float = 0.0,
-    ) -> BernoulliGaussianChannel:
-        """Maximum-likelihood fit of eq. (7) to paired input/output SMPs.
-
-        Points with ``y <= zero_tol`` form the ``δ`` component and ``θ`` is the share of the
-        others ("on" points). Over the on points, ``β = 1`` (``slope="fixed"``, the paper) or
-        ``β = Σxy / Σx²`` (``slope="fit"``), and ``σ² = mean((y − β·x)²)``. These are the ML
-        estimates of the likelihood documented in :meth:`loglik`. ``σ`` is floored at ``1e-6`` of
-        the largest SMP so that exactly reproduced data still give a proper density.
-
-        Args:
-            x: ``[...]`` input SMPs.
-            y: ``[...]`` output SMPs, the shape of ``x``.
-            slope: ``"fixed"`` for ``β = 1`` or ``"fit"`` to estimate ``β``.
-            zero_tol: outputs at or below this count as zero.
-
-        Returns:
-            the fitted channel.
-
-        Raises:
-            SmoothscopeError: bad data, fewer than 2 on points, or (``slope="fit"``) all on points
-                at ``x = 0``.
-        """
-        xa, ya = _pair(x, y)
-        zero_tol = _number(zero_tol, "zero_tol", minimum=0.0)
-        if slope not in ("fixed", "fit"):
-            raise SmoothscopeError(f"slope: expected 'fixed' or 'fit', got {slope!r}")
-        on = ya > zero_tol
-        n_on = int(np.count_nonzero(on))
-        if n_on < 2:
-            raise SmoothscopeError(
-                f"y: expected at least 2 points with y > zero_tol={zero_tol:g} to fit the "
-                f"Gaussian component, got {n_on}"
-            )
-        x_on, y_on = xa[on], ya[on]
-        beta = 1.0
-        if slope == "fit":
-            sxx = float(x_on @ x_on)
-            if sxx == 0.0:
-                raise SmoothscopeError(
-                    "x: expected some x > 0 among the points with y > zero_tol to fit the "
-                    "slope, got x == 0 for all of them"
-                )
-            beta = float(x_on @ y_on) / sxx
-        resid = y_on - beta * x_on
-        var = max(float(np.mean(resid * resid)), _var_floor(xa, ya))
-        return cls(
-            theta=n_on / xa.size, sigma=math.sqrt(var), slope=beta, zero_tol=zero_tol, n=xa.size
-        )
-
-    def loglik(self, x: Any, y: Any) -> float:
-        """Log-likelihood of paired data under eq. (7), summed over the points.
-
-        The channel mixes a point mass at zero with a density, so the likelihood is taken with
-        respect to ``δ_0 + Lebesgue``: a point with ``y <= zero_tol`` contributes ``log(1 − θ)``
-        (a probability), any other point ``log θ + log N(y; β·x, σ)`` (a density). Values are
-        comparable between channels with the same ``zero_tol`` on the same data, which is what ML
-        fitting and model comparison need; they are not comparable with purely continuous
-        likelihoods.
-
-        Args:
-            x: ``[...]`` input SMPs.
-            y: ``[...]`` output SMPs, the shape of ``x``.
-
-        Returns:
-            the summed log-likelihood (``-inf`` where the data are impossible, e.g. a zero output
-            with ``θ = 1``; ``0.0`` for empty data).
-        """
-        xa, ya = _pair(x, y, allow_empty=True)
-        on = ya > self.zero_tol
-        n_on = int(np.count_nonzero(on))
-        n_off = ya.size - n_on
-        total = float(np.sum(_log_normal(ya[on], self.slope * xa[on], self.sigma)))
-        if n_on:
-            total += n_on * _log(self.theta)
-        if n_off:
-            total += n_off * _log(1.0 - self.theta)
-        return total
-
-    def sample(self, x: Any, rng: np.random.Generator, *, clip: bool = True) -> np.ndarray:
-        """Draw one output SMP per input from eq. (7).
-
-        The Gaussian component can fall below zero, which an SMP cannot, so by default negative
-        draws are set to 0 (they join the zero outputs). ``clip=False`` returns the raw draws of
-        eq. (7), whose mean is :meth:`mean`.
-
-        Args:
-            x: ``[...]`` input SMPs.
-            rng: the source of randomness.
-            clip: set negative draws to 0.
-
-        Returns:
-            ``[...]`` float64 output SMPs, the shape of ``x``.
-        """
-        xa = _values(x, "x", allow_empty=True)
-        _check_rng(rng)
-        on = rng.random(xa.shape) < self.theta
-        noise = rng.standard_normal(xa.shape)
-        out = np.where(on, self.slope * xa + self.sigma * noise, 0.0)
-        return np.asarray(np.maximum(out, 0.0) if clip else out)
-
-    def mean(self, x: Any) -> np.ndarray:
-        """``E[y | x] = θ·β·x`` under eq. (7) (the mean of ``sample(..., clip=False)``).
-
-        Args:
-            x: ``[...]`` input SMPs.
-
-        Returns:
-            ``[...]`` conditional means.
-        """
-        xa = _values(x, "x", allow_empty=True)
-        return np.asarray(self.theta * self.slope * xa)
-
-
-# --------------------------------------------------------------------------- max pool, eq. (8)
-
-
-@dataclass(frozen=True)
-class ThresholdSearch:
-    """The candidate thresholds tried by ``MaxPoolChannel.fit(..., threshold=None)``.
-
-    Attributes:
-        candidates: ``[K]`` candidate thresholds, ascending.
-        logliks: ``[K]`` total log-likelihood of the fit at each candidate (``-inf`` where a side
-            had fewer than 2 points).
-        best: the chosen threshold (the argmax).
-    """
-
-    candidates: tuple[float, ...]
-    logliks: tuple[float, ...]
-    best: float
-
-
-@dataclass(frozen=True)
-class MaxPoolChannel:
-    """Max-pooling channel (paper A, eq. 8)::
-
-        f(y | x) = 1(x < a)·N(y; μ0, σ0)
-                 + 1(x ≥ a)·[π0·N(y; x, σ1) + (1 − π0)·N(y; μ2, σ2)]
-
-    ``x`` is the largest input SMP of the pooling window (computed by the caller) and ``y`` the
-    output SMP. Below the threshold ``a`` the output SMP is Gaussian around a small level; above
-    it the pooled output either follows the maximal input (``N(y; x, σ1)``, the window's routing
-    is stable) or takes an ``x``-independent level (``N(y; μ2, σ2)``, routing switches).
-
-    Attributes:
-        threshold: ``a > 0``.
-        mu0: ``μ0``; sigma0: ``σ0 > 0`` — the Gaussian for ``x < a``.
-        pi0: ``π0`` in [0, 1], the weight of the component that follows ``x``.
-        sigma1: ``σ1 > 0``, its standard deviation.
-        mu2: ``μ2``; sigma2: ``σ2 > 0`` — the ``x``-independent component for ``x ≥ a``.
-        n_low: fitted points with ``x < a``; n_high: with ``x ≥ a``.
-        n_iter: EM iterations run; converged: whether EM met its tolerance.
-        loglik_trace: ``[n_iter + 1]`` EM objective (the log-likelihood of the ``x ≥ a`` points
-            under the mixture) at the initial values and after each iteration; non-decreasing.
-        threshold_search: the candidates tried when the threshold was estimated, else ``None``.
-    """
-
-    threshold: float
-    mu0: float
-    sigma0: float
-    pi0: float
-    sigma1: float
-    mu2: float
-    sigma2: float
-    n_low: int = 0
-    n_high: int = 0
-    n_iter: int = 0
-    converged: bool = False
-    loglik_trace: tuple[float, ...] = ()
-    threshold_search: ThresholdSearch | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("threshold", "sigma0", "sigma1", "sigma2"):
-            value = _number(getattr(self, name), name, minimum=0.0, strict=True)
-            object.__setattr__(self, name, value)
-        for name in ("mu0", "mu2"):
-            object.__setattr__(self, name, _number(getattr(self, name), name))
-        object.__setattr__(self, "pi0", _number(self.pi0, "pi0", minimum=0.0, maximum=1.0))
-        for name in ("n_low", "n_high", "n_iter"):
-            object.__setattr__(self, name, _count(getattr(self, name), name))
-        object.__setattr__(self, "loglik_trace", tuple(float(v) for v in self.loglik_trace))
-
-    @classmethod
-    def fit(
-        cls,
-        x: Any,
-        y: Any,
-        *,
-        threshold: float | None = PAPER_MAXPOOL_THRESHOLD,
-        max_iter: int = 500,
-        tol: float = 1e-9,
-    ) -> MaxPoolChannel:
-        """Maximum-likelihood fit of eq. (8) to (largest input SMP, output SMP) pairs.
-
-        For ``x < a``, ``μ0`` and ``σ0`` are the sample mean and (ML) standard deviation of
-        ``y``. For ``x ≥ a``, EM fits ``(π0, σ1, μ2, σ2)``: the E-step computes each point's
-        responsibility ``r`` of the ``N(y; x, σ1)`` component, the M-step sets ``π0 = mean(r)``,
-        ``σ1² = Σr(y − x)² / Σr``, ``μ2 = Σ(1−r)y / Σ(1−r)``, ``σ2² = Σ(1−r)(y − μ2)² / Σ(1−r)``.
-        EM starts at ``π0 = 0.5``, ``σ1 = std(y − x)``, ``μ2 = mean(y)``, ``σ2 = std(y)`` and stops
-        when an iteration gains at most ``tol·|loglik|``. Standard deviations are floored at
-        ``1e-6`` of the largest SMP and ``π0`` is kept in ``[1e-12, 1 − 1e-12]``, so degenerate
-        data give finite, if uninformative, fits.
-
-        With ``threshold=None`` the threshold is estimated: the candidates are the 5 %, 10 %, …,
-        95 % quantiles of the positive ``x`` plus the paper's 0.0025 when it lies within the
-        positive ``x``; the channel is fitted at each and the candidate with the largest total
-        log-likelihood (both sides) wins. The search is kept in ``threshold_search``.
-
-        Args:
-            x: ``[...]`` largest input SMP of each pooling window.
-            y: ``[...]`` output SMPs, the shape of ``x``.
-            threshold: ``a > 0``, or ``None`` to estimate it.
-            max_iter: most EM iterations (per candidate threshold).
-            tol: relative log-likelihood gain below which EM stops.
-
-        Returns:
-            the fitted channel.
-
-        Raises:
-            SmoothscopeError: bad data or parameters, or fewer than 2 points on a side of the
-                given threshold (of every candidate, when searching). A side is never fitted
-                from fewer than 2 points.
-        """
-        xa, ya = _pair(x, y)
-        max_iter = _count(max_iter, "max_iter", minimum=1)
-        tol = _number(tol, "tol", minimum=0.0)
-        floor = _var_floor(xa, ya)
-        if threshold is not None:
-            a = _number(threshold, "threshold", minimum=0.0, strict=True)
-            n_low = int(np.count_nonzero(xa < a))
-            if n_low < _MIN_SIDE or xa.size - n_low < _MIN_SIDE:
-                raise SmoothscopeError(
-                    f"x: expected at least {_MIN_SIDE} points with x < threshold={a:g} and "
-                    f"{_MIN_SIDE} with x >= threshold, got {n_low} and {xa.size - n_low}"
-                )
-            return cls._fit_at(xa, ya, a, max_iter, tol, floor)[0]
-
-        positive = xa[xa > 0]
-        if positive.size == 0:
-            raise SmoothscopeError(
-                "x: expected some x > 0 to search for the threshold, got x == 0 everywhere"
-            )
-        candidates = np.quantile(positive, _SEARCH_QUANTILES)
-        if positive.min() < PAPER_MAXPOOL_THRESHOLD <= positive.max():
-            candidates = np.append(candidates, PAPER_MAXPOOL_THRESHOLD)
-        candidates = np.unique(candidates)
-        logliks = np.full(candidates.size, -np.inf)
-        best: MaxPoolChannel | None = None
-        best_ll = -math.inf
-        for i, a in enumerate(candidates):
-            n_low = int(np.count_nonzero(xa < a))
-            if n_low < _MIN_SIDE or xa.size - n_low < _MIN_SIDE:
-                continue
-            channel, logliks[i] = cls._fit_at(xa, ya, float(a), max_iter, tol, floor)
-            if best is None or logliks[i] > best_ll:
-                best, best_ll = channel, logliks[i]
-        if best is None:
-            raise SmoothscopeError(
-                f"x: expected at least {_MIN_SIDE} points on each side of some candidate "
-                f"threshold, got {xa.size} points with {positive.size} positive"
-            )
-        search = ThresholdSearch(
-            candidates=tuple(float(c) for c in candidates),
-            logliks=tuple(float(v) for v in logliks),
-            best=best.threshold,
-        )
-        return replace(best, threshold_search=search)
-
-    @classmethod
-    def _fit_at(
-        cls, x: np.ndarray, y: np.ndarray, a: float, max_iter: int, tol: float, floor: float
-    ) -> tuple[MaxPoolChannel, float]:
-        """Fit at threshold ``a`` (both sides hold >= 2 points); return it and its total
-        log-likelihood."""
-        low = x < a
-        y_low = y[low]
-        mu0 = float(np.mean(y_low))
-        var0 = max(float(np.var(y_low)), floor)
-        ll_low = float(np.sum(_log_normal(y_low, mu0, math.sqrt(var0))))
-        pi0, var1, mu2, var2, trace, n_iter, converged = _em(
-            x[~low], y[~low], max_iter=max_iter, tol=tol, floor=floor
-        )
-        channel = cls(
-            threshold=a,
-            mu0=mu0,
-            sigma0=math.sqrt(var0),
-            pi0=pi0,
-            sigma1=math.sqrt(var1),
-            mu2=mu2,
-            sigma2=math.sqrt(var2),
-            n_low=int(y_low.size),
-            n_high=int(y.size - y_low.size),
-            n_iter=n_iter,
-            converged=converged,
-            loglik_trace=tuple(trace),
-        )
-        return channel, ll_low + trace[-1]
-
-    def _log_density(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``log f(y | x)`` elementwise."""
-        with np.errstate(divide="ignore"):
-            log_pi = np.log(self.pi0)
-            log_rest = np.log1p(-self.pi0)
-        high = np.logaddexp(
-            log_pi + _log_normal(y, x, self.sigma1),
-            log_rest + _log_normal(y, self.mu2, self.sigma2),
-        )
-        return np.where(x < self.threshold, _log_normal(y, self.mu0, self.sigma0), high)
-
-    def loglik(self, x: Any, y: Any) -> float:
-        """Log-likelihood of paired data under eq. (8), summed over the points (a density).
-
-        Args:
-            x: ``[...]`` largest input SMP of each pooling window.
-            y: ``[...]`` output SMPs, the shape of ``x``.
-
-        Returns:
-            the summed log-likelihood (``0.0`` for empty data).
-        """
-        xa, ya = _pair(x, y, allow_empty=True)
-        return float(np.sum(self._log_density(xa, ya)))
-
-    def sample(self, x: Any, rng: np.random.Generator, *, clip: bool = True) -> np.ndarray:
-        """Draw one output SMP per window from eq. (8).
-
-        The Gaussians of eq. (8) put some mass below zero (e.g. ``N(μ0, σ0)`` with ``μ0 ≈ 2σ0``);
-        an SMP cannot be negative, so by default negative draws are set to 0. ``clip=False``
-        returns the raw draws, whose mean is :meth:`mean`.
-
-        Args:
-            x: ``[...]`` largest input SMP of each pooling window.
-            rng: the source of randomness.
-            clip: set negative draws to 0.
-
-        Returns:
-            ``[...]`` float64 output SMPs, the shape of ``x``.
-        """
-        xa = _values(x, "x", allow_empty=True)
-        _check_rng(rng)
-        follows = rng.random(xa.shape) < self.pi0
-        noise = rng.standard_normal(xa.shape)
-        low = xa < self.threshold
-        centre = np.where(low, self.mu0, np.where(follows, xa, self.mu2))
-        spread = np.where(low, self.sigma0, np.where(follows, self.sigma1, self.sigma2))
-        out = centre + spread * noise
-        return np.asarray(np.maximum(out, 0.0) if clip else out)
-
-    def mean(self, x: Any) -> np.ndarray:
-        """``E[y | x]`` under eq. (8): ``μ0`` below the threshold, ``π0·x + (1 − π0)·μ2`` above
-        (the mean of ``sample(..., clip=False)``).
-
-        Args:
-            x: ``[...]`` largest input SMP of each pooling window.
-
-        Returns:
-            ``[...]`` conditional means.
-        """
-        xa = _values(x, "x", allow_empty=True)
-        return np.where(xa < self.threshold, self.mu0, self.pi0 * xa + (1.0 - self.pi0) * self.mu2)
-
-
-def _em(
-    x: np.ndarray, y: np.ndarray, *, max_iter: int, tol: float, floor: float
-) -> tuple[float, float, float, float, list[float], int, bool]:
-    """EM for ``π0·N(y; x, σ1) + (1 − π0)·N(y; μ2, σ2)`` on ``[n]`` points.
-
-    Returns ``(π0, σ1², μ2, σ2², trace, n_iter, converged)`` with the log-likelihood ``trace`` at
-    the initial values and after each iteration.
-    """
-    n = y.size
-    d1 = (y - x) ** 2  # the first component's mean is x itself: its residuals never change
-    pi0 = 0.5
-    var1 = max(float(np.var(y - x)), floor)
-    mu2 = float(np.mean(y))
-    var2 = max(float(np.var(y)), floor)
-
-    def components() -> tuple[np.ndarray, np.ndarray]:
-        la = math.log(pi0) - 0.5 * d1 / var1 - 0.5 * math.log(var1) - _LOG_SQRT_2PI
-        lb = math.log1p(-pi0) - 0.5 * (y - mu2) ** 2 / var2 - 0.5 * math.log(var2) - _LOG_SQRT_2PI
-        return la, lb
-
-    la, lb = components()
-    lse = np.logaddexp(la, lb)
-    ll = float(lse.sum())
-    trace = [ll]
-    converged = False
-    n_iter = 0
-    tiny = np.finfo(np.float64).tiny
-    for iteration in range(1, max_iter + 1):
-        n_iter = iteration
-        r1 = np.exp(la - lse)  # E-step: responsibility of N(y; x, σ1)
-        r2 = np.exp(lb - lse)
-        s1, s2 = float(r1.sum()), float(r2.sum())
-        pi0 = min(max(s1 / n, _PI_EPS), 1.0 - _PI_EPS)  # M-step
-        if s1 > tiny:
-            var1 = max(float(r1 @ d1) / s1, floor)
-        if s2 > tiny:
-            mu2 = float(r2 @ y) / s2
-            var2 = max(float(r2 @ (y - mu2) ** 2) / s2, floor)
-        la, lb = components()
-        lse = np.logaddexp(la, lb)
-        ll_new = float(lse.sum())
-        trace.append(ll_new)
-        gain = ll_new - ll
-        ll = ll_new
-        if gain <= tol * abs(ll):
-            converged = True
-            break
-    return pi0, var1, mu2, var2, trace, n_iter, converged
-
 
 # --------------------------------------------------------------------------- nonparametric, §V-E
 
@@ -952,4 +371,65 @@ def distribution_distance(real: Any, predicted: Any) -> dict[str, float]:
         "ks_pvalue": float(ks.pvalue),
         "wasserstein": float(stats.wasserstein_distance(ra, pa)),
         "relative_mean_error": float(rel),
+    }
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval (95 % by default) of a binomial proportion ``k / n``."""
+    k, n = _count(k, "k"), _count(n, "n", minimum=1)
+    if k > n:
+        raise SmoothscopeError(f"k: expected at most n={n}, got {k}")
+    p = k / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def zero_split_distance(real: Any, predicted: Any) -> dict[str, float]:
+    """Compare two SMP samples as "exact zeros" + "the positive part" (paper A, Fig. 8(e)).
+
+    A layer's output SMP is a point mass at 0 (nodes without events) plus a continuous positive
+    part; a single KS statistic mixes the two. This splits them: the zero fractions with their
+    95 % Wilson intervals and their difference, and the KS statistic and Wasserstein-1 distance
+    (also relative to the mean of the real positive part) between the positive parts.
+
+    Args:
+        real: ``[...]`` real SMPs (non-negative).
+        predicted: ``[...]`` predicted SMPs (non-negative).
+
+    Returns:
+        ``{"zero_real", "zero_real_low", "zero_real_high", "zero_predicted",
+        "zero_predicted_low", "zero_predicted_high", "zero_difference", "n_real",
+        "n_predicted", "n_real_positive", "n_predicted_positive", "ks_positive",
+        "wasserstein_positive", "relative_wasserstein_positive"}``; the positive-part
+        statistics are NaN when either side has fewer than 2 positive values.
+    """
+    ra = _values(real, "real").ravel()
+    pa = _values(predicted, "predicted").ravel()
+    out: dict[str, float] = {}
+    for name, arr in (("real", ra), ("predicted", pa)):
+        zeros = int(np.count_nonzero(arr == 0))
+        low, high = wilson_interval(zeros, arr.size)
+        out |= {
+            f"zero_{name}": zeros / arr.size,
+            f"zero_{name}_low": low,
+            f"zero_{name}_high": high,
+            f"n_{name}": float(arr.size),
+            f"n_{name}_positive": float(arr.size - zeros),
+        }
+    out["zero_difference"] = out["zero_predicted"] - out["zero_real"]
+    rp, pp = ra[ra > 0], pa[pa > 0]
+    if rp.size < 2 or pp.size < 2:
+        nan = math.nan
+        return out | {
+            "ks_positive": nan,
+            "wasserstein_positive": nan,
+            "relative_wasserstein_positive": nan,
+        }
+    w1 = float(stats.wasserstein_distance(rp, pp))
+    return out | {
+        "ks_positive": float(stats.ks_2samp(rp, pp).statistic),
+        "wasserstein_positive": w1,
+        "relative_wasserstein_positive": w1 / float(rp.mean()),
     }

@@ -34,16 +34,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._errors import SmoothscopeError
-from ..signals import NonsmoothnessMaps
+from ..signals import PEAK_FACTOR, NonsmoothnessMaps, peak_mask, second_difference
 from .channels import (
     BernoulliGaussianChannel,
     EmpiricalChannel,
+    LinearChannel,
     MaxPoolChannel,
 )
 
 __all__ = [
     "CHANNEL_KINDS",
     "check_sequential",
+    "discounting_factor",
+    "discounting_sums",
     "expected_weight",
     "fit_channels",
     "layer_kind",
@@ -225,6 +228,70 @@ def weight_peak_correlation(module: nn.Conv2d, smp_in: Any) -> float:
     return float((mean_wx - mean_w * mean_x) / torch.sqrt(var_w * var_x))
 
 
+@torch.no_grad()
+def discounting_sums(
+    module: nn.Module, series: Any, *, factor: float = PEAK_FACTOR, aligned: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-video numerator and denominator of :func:`discounting_factor`: ``[V]`` each."""
+    x = torch.as_tensor(series, dtype=torch.float64)
+    if x.dim() < 3 or x.shape[1] < 3:
+        raise SmoothscopeError(f"series: expected [V, T >= 3, C, ...], got {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise SmoothscopeError("series: expected finite values")
+    d2 = second_difference(x, dim=1)
+    peaks = d2 * peak_mask(d2, dim=1, factor=factor)
+    if aligned:
+        peaks = torch.cat([peaks.sum(1, keepdim=True), torch.zeros_like(peaks[:, 1:])], 1)
+    flat = peaks.flatten(0, 1)
+    signed = copy.deepcopy(module).to(torch.float64)
+    if getattr(signed, "bias", None) is not None:
+        signed.bias.zero_()
+    try:
+        num = signed(flat).abs()
+    except RuntimeError as exc:
+        raise SmoothscopeError(
+            f"series: shape {tuple(x.shape)} does not fit layer {module}: {exc}".splitlines()[0]
+        ) from exc
+    den = linear_smp_prediction(module, flat.abs())
+    per_video = (x.shape[0], -1)
+    return num.reshape(per_video).sum(1).numpy(), den.reshape(per_video).sum(1).numpy()
+
+
+def discounting_factor(
+    module: nn.Module, series: Any, *, factor: float = PEAK_FACTOR, aligned: bool = False
+) -> float:
+    """The §V-B discounting factor of a linear layer for coincident nonsmoothness events.
+
+    Paper A (§V-B) notes that events "may happen simultaneously in different time series", so
+    that "summing up the magnitude of these peaks will overestimate the nonsmoothness, and a
+    discounting multiplicative factor can be used to compensate"; eq. 5 then assumes the events
+    do not coincide (factor 1). The layer is linear, so the second difference of an output node
+    is the weighted sum of its inputs' second differences. Keeping only the inputs' peaks
+    ``P = δ²x·1(peak)``, the events reach the output as ``Σ W·P`` (signed: coincident peaks may
+    cancel), while eq. 5 counts ``Σ |W|·|P|``. The factor is
+
+        γ = Σ_{t, output nodes} |Σ W·P| / Σ_{t, output nodes} Σ |W|·|P|   ∈ [0, 1],
+
+    exactly 1 when no two peaks entering an output node coincide in time (or when coincident
+    ones share their sign), and the multiplier that makes eq. 5's total match the summed
+    magnitudes of the events that reach the outputs. ``aligned=True`` moves every input series'
+    peaks to one common frame (each series' ``ΣP`` at frame 0), fully simultaneous events: a
+    control whose factor drops below 1 wherever signs differ.
+
+    Args:
+        module: a convolution, transposed convolution or linear layer.
+        series: ``[V, T, C, ...]`` the layer's input over the ``T`` frames of ``V`` videos.
+        factor: peak factor (paper: 10).
+        aligned: align every series' peaks to one frame (the control).
+
+    Returns:
+        γ (NaN when the input has no peak).
+    """
+    num, den = discounting_sums(module, series, factor=factor, aligned=aligned)
+    total = float(den.sum())
+    return float(num.sum()) / total if total > 0 else float("nan")
+
+
 def regression_sums(real: Any, predicted: Any) -> np.ndarray:
     """Sufficient statistics ``[n, Σp, Σy, Σpp, Σyy, Σpy]`` of a simple linear regression of
     real on predicted, per leading index: ``[N, ...]`` maps give ``[N, 6]``.
@@ -270,7 +337,9 @@ def _fit_one(
         return BernoulliGaussianChannel.fit(x, y, slope=slope)
     if kind == "maxpool":
         return MaxPoolChannel.fit(x, y, threshold=threshold)
-    return None  # parametric linear layers use eq. 5 as it is
+    if np.ptp(x) == 0:  # no spread of the prediction (e.g. no events): eq. 5 as it is
+        return None
+    return LinearChannel.fit(x, y)  # eq. 5 calibrated, as the empirical channel is
 
 
 def fit_channels(
@@ -278,11 +347,13 @@ def fit_channels(
     layers: Sequence[str],
     *,
     kind: str = "parametric",
-    maxpool_threshold: float | None = 0.0025,
+    maxpool_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Fit one channel per layer from paired input/output SMP maps of one or more models.
 
-    Parametric (paper A): eq. 5 for linear layers (no parameters: ``None``), the
+    Parametric (paper A): eq. 5 for linear layers, calibrated by the least-squares line of the
+    real output SMP on the eq. 5 prediction (:class:`LinearChannel`, the line the paper fits for
+    its R²; the empirical chain is calibrated the same way), the
     Bernoulli–Gaussian channel (eq. 7) for activations (slope 1 for ReLU as in the paper, a
     fitted slope for smooth activations, which scale SMPs by their derivative), the
     threshold + Gaussian-mixture channel (eq. 8) for max pooling. Empirical (the paper's
@@ -295,7 +366,8 @@ def fit_channels(
             must share the layer names.
         layers: the layers to fit.
         kind: ``"parametric"`` or ``"empirical"``.
-        maxpool_threshold: a of eq. 8 (None: estimated by maximum likelihood).
+        maxpool_threshold: a of eq. 8 (None, the default: estimated by maximum likelihood;
+            :data:`~.channels.PAPER_MAXPOOL_THRESHOLD` for the paper's 0.0025).
 
     Returns:
         ``{layer: channel or None}``.
@@ -362,7 +434,8 @@ def propagate(
         model: the network whose layers are chained (its weights enter eq. 5).
         layers: module names in data-flow order.
         smp_in: SMP maps ``[N, ...]`` entering the first layer.
-        channels: ``{layer: channel}`` from :func:`fit_channels` (``None`` for eq. 5 alone).
+        channels: ``{layer: channel}`` from :func:`fit_channels` (``None`` for a linear layer:
+            eq. 5 alone, uncalibrated).
         seed: seed of the sampling.
         start: only ``"input"`` (the maps enter the first layer); kept explicit for clarity.
 
