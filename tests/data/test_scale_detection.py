@@ -451,3 +451,28 @@ def test_bad_pairs_and_deform_inputs():
     x[1, 0, 0] = 1.0
     with pytest.raises(SmoothscopeError, match="exactly 2 non-zero pixels per sample, got 3"):
         deform(x, task, generator=_gen())
+
+
+@pytest.mark.parametrize(
+    "task",
+    [ScaleTask(task=1, dim=1, L=16, xi=5, gap=2), ScaleTask(task=2, dim=2, L=6, xi=3)],
+    ids=repr,
+)
+def test_deform_local_translation_moves_the_pair_rigidly(task):
+    """``translation=True``: both pixels take the same unit step (or both stay, in 2-D), so the
+    offset between them never changes and no step leaves the image."""
+    pairs, _ = enumerate_pairs(task)
+    x = render_pairs(task, pairs)
+    before = _positions(task, x)
+    after = _positions(task, deform(x, task, generator=_gen(21), translation=True))
+    assert torch.equal(after[:, 1] - after[:, 0], before[:, 1] - before[:, 0])
+    step = (after[:, 0] - before[:, 0]).abs().sum(-1)
+    assert bool((step <= 1).all()) and bool((step == 1).any())
+    if task.dim == 1:  # no "stay" in 1-D: exactly one step unless the pair spans the signal
+        span = (before[:, 0, 0] == 0) & (before[:, 1, 0] == task.L - 1)
+        assert bool((step[~span] == 1).all()) and bool((step[span] == 0).all())
+    # independent moves do change the offset for some pairs
+    free = _positions(task, deform(x, task, generator=_gen(21)))
+    assert not torch.equal(free[:, 1] - free[:, 0], before[:, 1] - before[:, 0])
+    with pytest.raises(SmoothscopeError, match="translation"):
+        deform(x, task, generator=_gen(), translation=1)

@@ -11,14 +11,17 @@ from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, build, run_experiment
 from smoothscope.cli import main
-from smoothscope.experiments.stability import StabilityConfig, plan
-from smoothscope.results import VERDICTS
+from smoothscope.experiments._stability_claims import stability_claims
+from smoothscope.experiments.stability import StabilityConfig, _images, _noise_figure, plan
+from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
     "architectures": ("lenet", "fcn", "vgg11"),
     "width": 0.25,
     "seeds": 1,
     "epochs": 1,
+    "n_train": 64,
+    "n_test": 32,
     "n_inputs": 8,
     "diffeos_per_input": 1,
     "n_boot": 50,
@@ -45,8 +48,17 @@ def test_claims_tables_and_figures(tiny_run):
         "B.fig4.vgg_filters_low_frequency",
     }
     assert all(c["paper"] == "B" and c["verdict"] in VERDICTS for c in results["claims"])
+    assert all(missing_fields(c) == [] for c in results["claims"])
+    assert all(c["kind"] == "paper" for c in results["claims"])
+    # one seed: no second initialisation, so the training claims say why they lack a control
+    by_id = {c["id"]: c for c in results["claims"]}
+    assert by_id["B.training_D"]["control"] is None and by_id["B.training_D"]["no_control"]
+    assert by_id["B.fig1.error_vs_R"]["control"]["id"] == "B.fig1.error_vs_R/init"
+    assert by_id["B.fig1.error_vs_R"]["replicates"] == {"trained networks": 3, "architectures": 3}
+    assert "fashion-mnist" in results["data"]["training"] or "digits" in results["data"]["training"]
     nets = {n["architecture"]: n for n in results["measurements"]["networks"]}
     assert "shuffled" not in nets["fcn"] and "shuffled" in nets["vgg11"]  # fcn has no conv
+    assert "init-shuffled" in nets["vgg11"]
     vgg = nets["vgg11"]
     assert [r["layer"] for r in vgg["trained"]["rows"]][-1] == "classifier"
     assert len(vgg["trained"]["rows"]) == 9 and len(vgg["trained"]["spectra"]) == 8
@@ -70,11 +82,86 @@ def test_claims_tables_and_figures(tiny_run):
 def test_plan_is_deterministic_and_validated():
     a = [[c.id for c in stage] for stage in plan(StabilityConfig.preset("quick", **TINY))[0]]
     b = [[c.id for c in stage] for stage in plan(StabilityConfig.preset("quick", **TINY))[0]]
-    assert a == b and len(a[0]) == 3 and len(a[1]) == 3 + 2 + 3
+    assert a == b and len(a[0]) == 3 and len(a[1]) == 4 + 2 + 4
     with pytest.raises(SmoothscopeError, match="architectures"):
         StabilityConfig.preset("quick", architectures=("vgg99",))
-    with pytest.raises(SmoothscopeError, match="test_fraction"):
-        StabilityConfig.preset("quick", test_fraction=1.5)
+    with pytest.raises(SmoothscopeError, match="n_test"):
+        StabilityConfig.preset("quick", n_test=4, n_inputs=8)
+    with pytest.raises(SmoothscopeError, match="convention"):
+        StabilityConfig.preset("quick", convention="theirs")
+    with pytest.raises(SmoothscopeError, match="expected one of"):
+        plan(StabilityConfig.preset("quick", **TINY, dataset="imagenet"))
+    assert StabilityConfig.preset("standard").seeds >= 3
+    with pytest.raises(SmoothscopeError, match="interpolation"):
+        StabilityConfig.preset("quick", interpolation="cubic")
+    peer = plan(StabilityConfig.preset("quick", **TINY, convention="peer", interpolation="nearest"))
+    assert all(
+        c.config["convention"] == "peer" and c.config["interpolation"] == "nearest"
+        for c in peer[0][1]
+    )
+    with pytest.raises(SmoothscopeError, match="input_noise"):
+        StabilityConfig.preset("quick", input_noise=(-0.1,))
+    stages, index = plan(StabilityConfig.preset("quick", **TINY, input_noise=(0.0, 0.3)))
+    assert len(stages[0]) == 6
+    assert index[0.3, "lenet", 0]["train"].config["noise"] == 0.3
+    assert "noise" not in index[0.0, "lenet", 0]["train"].config
+
+
+def test_noisy_images_and_their_figure(tmp_path):
+    """Fig. 1 right / C3: the noise is drawn once per image (the same on every call)."""
+    config = {"dataset": "digits", "data_dir": None, "data_seed": 1, "n_train": 16, "n_test": 8}
+    clean, _ = _images(config, "test")
+    noisy, _ = _images({**config, "noise": 0.5}, "test")
+    again, _ = _images({**config, "noise": 0.5}, "test")
+    assert torch.equal(noisy, again) and 0.35 < float((noisy - clean).std()) < 0.65
+    by_noise = {
+        "0": {"D": (0.5, 0.1, 0.8), "G": (-0.4, -0.8, 0.1), "R": (0.6, 0.2, 0.9)},
+        "0.3": {"D": (0.2, -0.3, 0.6), "G": (-0.1, -0.6, 0.4), "R": (0.3, -0.2, 0.7)},
+    }
+    (path,) = _noise_figure(tmp_path, by_noise)
+    assert imread(path).std() > 0.01
+    assert _noise_figure(tmp_path, {"0": by_noise["0"]}) == []
+
+
+def _net(arch, seed, error, out, first=1.0, shuffled=None, layers=4):
+    """A synthetic network summary: R_k from ``first`` down to ``out[2]`` at the output."""
+    d, g = out
+    rows = [
+        {"D": d, "G": g, "R": first + (d / g - first) * k / (layers - 1)} for k in range(layers)
+    ]
+    net = {"architecture": arch, "seed": seed, "test_error": error, "init_test_error": 0.9}
+    net["trained"] = {"rows": rows, "spectra": {}}
+    net["init"] = {"rows": [dict(r) for r in rows], "spectra": {}}
+    if shuffled is not None:
+        net["shuffled"] = {"rows": [{**r, "R": r["R"] * shuffled} for r in rows], "spectra": {}}
+        net["init-shuffled"] = {"rows": [dict(r) for r in rows], "spectra": {}}
+    return net
+
+
+def test_claim_rules_fail_on_broken_inputs():
+    """Untrained (= trained) networks, a dead network and a dead layer are never reproduced."""
+    rng = np.random.default_rng(0)
+    nets = []
+    for i in range(12):
+        d = float(np.exp(rng.normal()))
+        nets.append(_net(f"a{i % 4}", i // 4, 0.1 + 0.05 * np.log(d), (d, 1.0), shuffled=2.0))
+    claims = {c.id: c for c in stability_claims(nets, n_boot=200, seed=0)}
+    # the correlation exists, but the untrained nets (identical here) carry it too: the control
+    # reproduces, so the claim cannot
+    assert claims["B.fig1.error_vs_D"].control.verdict == "reproduced"
+    assert claims["B.fig1.error_vs_D"].verdict == "not reproduced"
+    # trained == init: training changes nothing, the rule cannot say it does
+    assert claims["B.training_D"].verdict != "reproduced"
+    # shuffling doubles R_k of the trained nets and not of the untrained: reproduced
+    assert claims["B.fig3.shuffling_raises_R"].verdict == "reproduced"
+    assert claims["B.fig3.shuffling_raises_R"].control.verdict != "reproduced"
+    nets[3]["shuffled"]["rows"][2]["R"] = float("nan")  # one dead layer
+    nets[5]["trained"]["rows"][-1]["D"] = float("nan")  # one dead network output
+    claims = {c.id: c for c in stability_claims(nets, n_boot=200, seed=0)}
+    assert claims["B.fig3.shuffling_raises_R"].verdict == "not reproduced"
+    assert "dead" in claims["B.fig3.shuffling_raises_R"].rule
+    assert claims["B.fig1.error_vs_D"].verdict == "not reproduced"
+    assert claims["B.training_D"].verdict == "not reproduced"
 
 
 def test_cli_analyze_stability_on_a_saved_model(tmp_path, capsys):
@@ -130,7 +217,7 @@ def test_cli_analyze_stability_on_a_saved_model(tmp_path, capsys):
         (["--model", "nope"], "zoo name"),
         (["--model", "no.such:thing"], "importable"),
         (["--model", "lenet", "--model-arg", "colour=3"], "colour"),
-        (["--model", "lenet", "--inputs", "missing.npy"], "digits' or a .npy"),
+        (["--model", "lenet", "--inputs", "missing.npy"], "a .npy"),
         (["--model", "lenet", "--weights", "missing.pt"], "found none"),
         (["--model", "lenet", "--layers", "features.conv9"], "module names"),
     ],

@@ -50,6 +50,11 @@ diagonal neighbours). ``stay=`` overrides the choice. Rules that the paper leave
   same-patch label (task 2). Invalid joint moves are rejected and redrawn; this is implemented
   exactly by drawing the joint move uniformly among the valid ones. If no joint move is valid
   (possible only without "stay", on tiny signals) the input is returned unchanged.
+* *Local translations* (``translation=True``, the peers' variant): both active pixels take the
+  *same* unit step, so the pair is translated rigidly and its distance never changes. With the
+  open boundary a step that would take either pixel outside the image is not allowed (no
+  reflection, which would change the distance); the step is drawn uniformly among the allowed
+  ones, and ``preserve_label`` still applies (task 2 patches can be crossed).
 * For task 1 the gap makes label preservation automatic once ``g ≥ 4``: kept pairs satisfy
   ``|d − ξ| > g/2``, and one deformation changes ``d`` by at most ``MAX_DISTANCE_CHANGE = 2``
   (each pixel moves by at most a unit step, for every metric offered and either boundary), so
@@ -542,6 +547,7 @@ def deform(
     generator: torch.Generator,
     preserve_label: bool = True,
     stay: bool | None = None,
+    translation: bool = False,
 ) -> torch.Tensor:
     """Move each active pixel by one step (paper B, §3–4); see the module docstring for the rules.
 
@@ -554,6 +560,8 @@ def deform(
         stay: whether "stay in place" is one of the equally likely moves; ``None`` follows the
             paper: no in 1D (§4, left or right with probability 1/2), yes in 2D (§3, stay or one
             of the 4 neighbours with probability 1/5).
+        translation: move both pixels by the same step (a local translation of the pair)
+            instead of independently.
 
     Returns:
         A tensor like ``x`` where each active pixel (keeping its value) has moved by at most one
@@ -571,6 +579,8 @@ def deform(
         stay = task.dim == 2
     elif not isinstance(stay, bool):
         raise SmoothscopeError(f"stay: expected True, False or None, got {stay!r}")
+    if not isinstance(translation, bool):
+        raise SmoothscopeError(f"translation: expected True or False, got {translation!r}")
     t = as_tensor(x, "x")
     layout = "[P, 1, L]" if task.dim == 1 else "[P, 1, L, L]"
     check_rank(t, (task.dim + 2,), "x", layout)
@@ -592,15 +602,22 @@ def deform(
 
     moves = _moves(task.dim, stay)
     m = moves.shape[0]
-    k = torch.arange(m * m)
-    joint = torch.stack([moves[k // m], moves[k % m]], dim=1)  # [K, 2, dim]
+    if translation:
+        joint = torch.stack([moves, moves], dim=1)  # [m, 2, dim]: the same step for both
+    else:
+        k = torch.arange(m * m)
+        joint = torch.stack([moves[k // m], moves[k % m]], dim=1)  # [K, 2, dim]
     new = coords[:, None] + joint[None]  # [P, K, 2, dim]
+    inside = ((new >= 0) & (new <= L - 1)).flatten(2).all(-1)  # [P, K]
     if task.boundary == "open":
         new = torch.where(new < 0, -new, new)  # reflect: the opposite move
         new = torch.where(new > L - 1, 2 * (L - 1) - new, new)
     else:
         new = new % L
+        inside = torch.ones_like(inside)
     valid = (new[..., 0, :] != new[..., 1, :]).any(-1)  # [P, K]
+    if translation:
+        valid &= inside  # a reflected step would not be a translation
     if preserve_label:
         before = _raw_labels(task, coords[:, 0], coords[:, 1], exclude_gap=False)
         after = _raw_labels(task, new[..., 0, :], new[..., 1, :], exclude_gap=False)

@@ -1,16 +1,20 @@
 """Experiment ``stability``: sensitivity to diffeomorphisms and noise, layer by layer (paper B §2).
 
-Architectures of the zoo are trained on a dataset available offline (scikit-learn's digits,
-resampled to 32 × 32; CIFAR10 is not downloadable here). For each trained network, its
-initialisation and its channel-shuffled version, D_k, G_k and R_k (eq. 1) are measured at every
-internal representation on held-out digits; filter spectra (eq. 3, B.1, Fig. C5) are compared
-at initialisation and after training; the test error is correlated with D_f, G_f and R_f of
-the output across architectures (Fig. 1 / C1).
+Architectures of the zoo are trained on a real image dataset found offline
+(:func:`smoothscope.data.real.load_images` with ``"auto"``: CIFAR-10 when the user gives it,
+else Fashion-MNIST zero-padded to 32 × 32, else scikit-learn's digits). For each trained
+network, its initialisation, its channel-shuffled version and the channel-shuffled
+initialisation, D_k, G_k and R_k (eq. 1) are measured at every internal representation on
+held-out images; filter spectra (eq. 3, B.1, Fig. C5) are compared at initialisation and after
+training; the test error is correlated with D_f, G_f and R_f of the output across networks
+(Fig. 1 / C1), with the same correlation at initialisation as its control (the paper: "this
+correlation is learned over training—as it is not seen at initialization"). The claim rules
+live in :mod:`._stability_claims`.
 """
 
 from __future__ import annotations
 
-import warnings
+import inspect
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,36 +26,48 @@ import torch.nn.functional as F
 
 from .._errors import SmoothscopeError
 from .._io import load_state_dict, save_figure, save_json, save_state_dict
+from .._validate import Bound
 from ..analysis import filters
 from ..analysis.stability import relative_stability
-from ..data.digits import sklearn_digits_dataset
+from ..data.real import load_images, resolve_dataset
 from ..models import available_models, build
 from ..models.transforms import shuffle_channels
-from ..results import Claim, verdict_above, verdict_below
-from ..stats import hierarchical_bootstrap
 from ..sweep import Cell, CellContext, derive_seed, run_stages
 from ..train import fit
 from ._base import ExperimentConfig, ExperimentSpec, register_experiment
+from ._paper_b import spearman_interval
+from ._stability_claims import stability_claims
 
 __all__ = ["StabilityConfig", "analyse_cell", "run", "train_cell"]
 
-VARIANTS = ("init", "trained", "shuffled")
+VARIANTS = ("init", "trained", "shuffled", "init-shuffled")
+"""Measured versions of each network; ``init-shuffled`` is the control of the shuffling claim
+(the channels of an untrained network are exchangeable, so shuffling should not change R_k)."""
 
 
 @dataclass(frozen=True)
 class StabilityConfig(ExperimentConfig):
-    """Protocol (paper B §2 / Petrini et al. 2021, on digits instead of CIFAR10).
+    """Protocol (paper B §2 / Petrini et al. 2021, on the images found offline).
 
     Attributes:
         architectures: zoo names (paper: VGG11, VGG11bn, VGG16, LeNet, AlexNet, ResNet18, FCN…).
         width: channel multiplier of the zoo models (1 = the standard widths).
-        seeds: trained networks per architecture.
+        seeds: trained networks per architecture (the Fig. 1 correlation is over all of them).
         epochs, batch_size, lr: training with Adam on the cross-entropy.
-        test_fraction: share of the digits held out for the test error and the measures.
+        dataset, data_dir: :func:`smoothscope.data.real.load_images` name and folder.
+        n_train, n_test: training and test images drawn from the dataset's splits (0 = all).
         n_inputs: test images used by the measures.
         diffeos_per_input: diffeomorphisms (and noise draws) per input.
         cut: high-frequency cut-off c of the diffeomorphisms (Petrini et al.: 3).
         temperature: T; a non-positive value takes the geometric middle of the natural range.
+        input_noise: standard deviations η of the Gaussian noise added once to every training
+            and test image (paper B Fig. 1 right / C3, "noisy CIFAR10"); every network is trained
+            at every η, the claims use the smallest η (0: the clean images).
+        convention: ``"project"`` or ``"peer"`` (the original authors' code: δ = 1 pixel and
+            the all-pairs denominator), passed to
+            :func:`~smoothscope.analysis.stability.relative_stability`.
+        interpolation: ``""`` (the convention's), ``"bilinear"`` or ``"nearest"`` (the
+            peers' option) for the diffeomorphisms.
     """
 
     architectures: tuple[str, ...] = (
@@ -68,22 +84,59 @@ class StabilityConfig(ExperimentConfig):
     epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
-    test_fraction: float = 0.2
+    dataset: str = "auto"
+    data_dir: str | None = None
+    n_train: int = 0
+    n_test: int = 2000
     n_inputs: int = 300
     diffeos_per_input: int = 8
     cut: float = 3.0
     temperature: float = 0.0
+    convention: str = "project"
+    interpolation: str = ""
+    input_noise: tuple[float, ...] = (0.0,)
     n_boot: int = 2000
 
-    QUICK: ClassVar[dict[str, Any]] = {
-        "architectures": ("lenet", "fcn", "alexnet", "vgg11", "resnet18"),
+    BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
+        "n_train": Bound(0, 1_000_000, unit_bytes=3 * 32 * 32 * 4, unit="3×32×32 image"),
+        "n_test": Bound(0, 1_000_000, unit_bytes=3 * 32 * 32 * 4, unit="3×32×32 image"),
+        "n_inputs": Bound(2, 100_000, unit_bytes=3 * 32 * 32 * 4, unit="3×32×32 image"),
+        "temperature": Bound(None, 1e6),  # non-positive: the middle of the natural range
+        "width": Bound(0, 16.0, low_open=True),
+        "lr": Bound(0, 10.0, low_open=True),
+        "input_noise": Bound(0, 10.0),
+    }
+
+    STANDARD: ClassVar[dict[str, Any]] = {
+        "architectures": ("lenet", "fcn", "alexnet", "vgg11", "vgg11bn"),
         "width": 0.25,
-        "seeds": 1,
-        "epochs": 8,
-        "n_inputs": 96,
+        "seeds": 4,
+        "epochs": 5,
+        "batch_size": 32,
+        "lr": 2e-3,
+        "n_train": 5000,
+        "n_test": 1000,
+        "n_inputs": 128,
+        "diffeos_per_input": 4,
+        "n_boot": 2000,
+    }
+    """20 networks (about 900 CPU-seconds): the Fig. 1 correlation decides |ρ| ≳ 0.45."""
+
+    QUICK: ClassVar[dict[str, Any]] = {
+        "architectures": ("lenet", "fcn", "alexnet", "vgg11", "vgg11bn"),
+        "width": 0.25,
+        "seeds": 3,
+        "epochs": 3,
+        "batch_size": 32,
+        "lr": 2e-3,
+        "n_train": 1000,
+        "n_test": 300,
+        "n_inputs": 48,
         "diffeos_per_input": 2,
         "n_boot": 1000,
     }
+    """15 small networks trained briefly (about 110 CPU-seconds): the test errors spread over
+    25–60 %, enough to exercise every rule, too few epochs to decide the paper's claims."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -93,26 +146,52 @@ class StabilityConfig(ExperimentConfig):
                 f"architectures: expected zoo names ({', '.join(available_models())}), "
                 f"got {unknown or '()'}"
             )
-        if not 0 < self.test_fraction < 1:
-            raise SmoothscopeError(f"test_fraction: expected (0, 1), got {self.test_fraction}")
         if self.width <= 0 or self.seeds < 1 or self.n_inputs < 2:
             raise SmoothscopeError("width > 0, seeds ≥ 1 and n_inputs ≥ 2 are required")
+        if self.n_train < 0 or self.n_test < 0 or 0 < self.n_test < self.n_inputs:
+            raise SmoothscopeError(
+                f"n_train, n_test: expected 0 (all) or counts with n_test ≥ n_inputs, got "
+                f"{self.n_train}, {self.n_test}"
+            )
+        if not self.input_noise or any(e < 0 for e in self.input_noise):
+            raise SmoothscopeError(
+                f"input_noise: expected noise levels ≥ 0, got {self.input_noise!r}"
+            )
+        if self.interpolation not in ("", "bilinear", "nearest"):
+            raise SmoothscopeError(
+                f"interpolation: expected '', 'bilinear' or 'nearest', got {self.interpolation!r}"
+            )
+        if self.convention not in ("project", "peer"):
+            raise SmoothscopeError(
+                f"convention: expected 'project' or 'peer', got {self.convention!r}"
+            )
 
 
-def _split(
-    seed: int, fraction: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    images, labels = sklearn_digits_dataset(size=32)
-    order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))
-    n_test = round(fraction * images.shape[0])
-    test, train = order[:n_test], order[n_test:]
-    return images[train].float(), labels[train], images[test].float(), labels[test]
+def _images(config: dict[str, Any], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    n = config["n_train"] if split == "train" else config["n_test"]
+    x, y, _ = load_images(
+        config["dataset"],
+        split=split,
+        size=32,
+        n=n or None,
+        data_dir=config["data_dir"],
+        seed=config["data_seed"],
+    )
+    x = x.float()
+    if config.get("noise"):  # fixed noise per image: the dataset itself is noisy (Fig. C3)
+        generator = torch.Generator().manual_seed(derive_seed(config["data_seed"], "noise", split))
+        x = x + config["noise"] * torch.randn(x.shape, generator=generator)
+    return x, y
+
+
+def _split(config: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    return (*_images(config, "train"), *_images(config, "test"))
 
 
 def _model(config: dict[str, Any]) -> torch.nn.Module:
     return build(
         config["architecture"],
-        in_channels=1,
+        in_channels=config["in_channels"],
         num_classes=10,
         width=config["width"],
         seed=config["init_seed"],
@@ -127,7 +206,7 @@ def _error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     """Train one network; writes ``init.pt`` and ``model.pt`` (best validation loss)."""
-    x_train, y_train, x_test, y_test = _split(config["data_seed"], config["test_fraction"])
+    x_train, y_train, x_test, y_test = _split(config)
     model = _model(config)
     save_state_dict(ctx.out / "init.pt", model.state_dict())
     result = fit(
@@ -153,14 +232,29 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     }
 
 
+def _peer_options(convention: str, interpolation: str = "") -> dict[str, Any]:
+    """The peers' options for :func:`relative_stability` (``{}`` for the project's defaults)."""
+    options: dict[str, Any] = {}
+    if convention != "project":
+        options["convention"] = convention
+    if interpolation:
+        options["interpolation"] = interpolation
+    accepted = inspect.signature(relative_stability).parameters
+    missing = [k for k in options if k not in accepted]
+    if missing:
+        raise SmoothscopeError(f"{missing[0]}: not offered by relative_stability in this version")
+    return options
+
+
 def analyse_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
-    """D, G, R per layer of one variant (init, trained, shuffled) and its filter spectra."""
+    """D, G, R per layer of one variant (init, trained, shuffled, init-shuffled) and its filter
+    spectra."""
     model = _model(config["train"])
-    file = "init.pt" if config["variant"] == "init" else "model.pt"
+    file = "model.pt" if config["variant"] in ("trained", "shuffled") else "init.pt"
     model.load_state_dict(load_state_dict(ctx.path_of(config["model_cell"]) / file))
-    if config["variant"] == "shuffled":
+    if config["variant"] in ("shuffled", "init-shuffled"):
         model = shuffle_channels(model, generator=torch.Generator().manual_seed(config["seed"]))
-    _, _, x_test, _ = _split(config["train"]["data_seed"], config["train"]["test_fraction"])
+    x_test, _ = _images(config["train"], "test")
     inputs = x_test[: config["n_inputs"]]
     result = relative_stability(
         model,
@@ -169,6 +263,7 @@ def analyse_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         cut=config["cut"],
         diffeos_per_input=config["diffeos_per_input"],
         seed=config["seed"],
+        **_peer_options(config.get("convention", "project"), config.get("interpolation", "")),
     )
     modules = dict(model.named_modules())
     spectra = {
@@ -185,95 +280,71 @@ def analyse_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
 def plan(config: StabilityConfig) -> tuple[list[list[Cell]], dict[tuple[str, int], dict]]:
     """Stages (training, analysis) and, per (architecture, seed), the cells of each variant.
 
-    The variants of one network share the measurement seed: init, trained and shuffled are
-    compared on the same diffeomorphisms and noise (common random numbers).
+    The variants of one network share the measurement seed: they are compared on the same
+    diffeomorphisms and noise (common random numbers). The dataset is resolved (and validated)
+    here, before any cell runs.
     """
+    info = resolve_dataset(config.dataset, config.data_dir)
+    _peer_options(config.convention, config.interpolation)
     train_cells, analyse_cells, index = [], [], {}
-    data_seed = derive_seed(config.seed, "digits-split")
-    for arch in config.architectures:
-        for s in range(config.seeds):
-            train_config = {
-                "architecture": arch,
-                "width": config.width,
-                "init_seed": derive_seed(config.seed, "init", arch, s),
-                "data_seed": data_seed,
-                "test_fraction": config.test_fraction,
-                "epochs": config.epochs,
-                "batch_size": config.batch_size,
-                "lr": config.lr,
+    data_seed = derive_seed(config.seed, "image-subsets")
+    for eta, arch, s in (
+        (e, a, s)
+        for e in config.input_noise
+        for a in config.architectures
+        for s in range(config.seeds)
+    ):
+        train_config = {
+            "architecture": arch,
+            "width": config.width,
+            "in_channels": info.channels,
+            "init_seed": derive_seed(config.seed, "init", arch, s),
+            "dataset": info.name,
+            "data_dir": config.data_dir,
+            "data_seed": data_seed,
+            "n_train": config.n_train,
+            "n_test": config.n_test,
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+        }
+        if eta:
+            train_config["noise"] = eta
+        tag = f"{arch} #{s}" + (f" η={eta:g}" if eta else "")
+        train = Cell(
+            "smoothscope.experiments.stability:train_cell",
+            train_config,
+            label=f"train {tag}",
+            threads=config.threads_per_cell,
+        )
+        train_cells.append(train)
+        index[eta, arch, s] = {"train": train}
+        convs = build(arch, in_channels=info.channels, width=config.width).conv_layers()
+        variants = VARIANTS if len(convs) >= 2 else ("init", "trained")  # shuffling needs 2
+        for variant in variants:
+            cell_config = {
+                "train": train_config,
+                "model_cell": train.id,
+                "variant": variant,
+                "n_inputs": config.n_inputs,
+                "diffeos_per_input": config.diffeos_per_input,
+                "cut": config.cut,
+                "temperature": config.temperature,
+                "seed": derive_seed(config.seed, "stability", arch, s),
             }
-            train = Cell(
-                "smoothscope.experiments.stability:train_cell",
-                train_config,
-                label=f"train {arch} #{s}",
+            if config.convention != "project":
+                cell_config["convention"] = config.convention
+            if config.interpolation:
+                cell_config["interpolation"] = config.interpolation
+            cell = Cell(
+                "smoothscope.experiments.stability:analyse_cell",
+                cell_config,
+                label=f"measure {tag} {variant}",
                 threads=config.threads_per_cell,
             )
-            train_cells.append(train)
-            index[arch, s] = {"train": train}
-            convs = build(arch, in_channels=1, width=config.width).conv_layers()
-            variants = VARIANTS if len(convs) >= 2 else ("init", "trained")  # shuffling needs 2
-            for variant in variants:
-                cell = Cell(
-                    "smoothscope.experiments.stability:analyse_cell",
-                    {
-                        "train": train_config,
-                        "model_cell": train.id,
-                        "variant": variant,
-                        "n_inputs": config.n_inputs,
-                        "diffeos_per_input": config.diffeos_per_input,
-                        "cut": config.cut,
-                        "temperature": config.temperature,
-                        "seed": derive_seed(config.seed, "stability", arch, s),
-                    },
-                    label=f"measure {arch} #{s} {variant}",
-                    threads=config.threads_per_cell,
-                )
-                analyse_cells.append(cell)
-                index[arch, s][variant] = cell
+            analyse_cells.append(cell)
+            index[eta, arch, s][variant] = cell
     return [train_cells, analyse_cells], index
-
-
-def _nanmedian(a: Any, axis: int | None = None) -> Any:
-    """Median ignoring NaN (dead layers), NaN without a warning when everything is NaN."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(a, axis=axis)
-
-
-def _log_ratio(a: float, b: float) -> float:
-    """log(a / b), NaN where undefined (a dead layer's NaN, a zero sensitivity)."""
-    with np.errstate(all="ignore"):
-        value = float(np.log(np.float64(a)) - np.log(np.float64(b)))
-    return value if np.isfinite(value) else np.nan
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise Spearman correlation of ``[n, m]`` arrays (ties: average ranks)."""
-    from scipy.stats import rankdata
-
-    ra, rb = rankdata(a, axis=-1), rankdata(b, axis=-1)
-    ra = ra - ra.mean(-1, keepdims=True)
-    rb = rb - rb.mean(-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (ra * rb).sum(-1) / np.sqrt((ra**2).sum(-1) * (rb**2).sum(-1))
-
-
-def _median_claim(
-    cid: str,
-    where: str,
-    statement: str,
-    values: list[float],
-    above: bool,
-    rule: str,
-    n_boot: int,
-    seed: int,
-) -> Claim:
-    table = np.asarray(values, dtype=np.float64)[None, :]
-    est = hierarchical_bootstrap(
-        [table], lambda a: _nanmedian(a, axis=-1), n_boot=n_boot, seed=seed
-    )
-    verdict = (verdict_above if above else verdict_below)(est.low, est.high, 0.0)
-    return Claim(cid, "B", where, statement, None, est.value, (est.low, est.high), verdict, rule)
 
 
 def run(
@@ -285,6 +356,7 @@ def run(
 ) -> dict[str, Any]:
     """Train, measure, aggregate: claims, tables and figures."""
     stages, index = plan(config)
+    info = resolve_dataset(config.dataset, config.data_dir)
     root = run_dir / "cells"
     summaries = run_stages(
         stages,
@@ -298,144 +370,73 @@ def run(
         for row in summary.get("rows", ()):
             row.update({k: np.nan for k, v in row.items() if v is None})
     nets = []
-    for (arch, s), cells in index.items():
+    for (eta, arch, s), cells in index.items():
+        train = summaries[cells["train"].id]
         nets.append(
             {
+                "input_noise": eta,
                 "architecture": arch,
                 "seed": s,
-                "test_error": summaries[cells["train"].id]["test_error"],
+                "test_error": train["test_error"],
+                "init_test_error": train["init_test_error"],
                 **{v: summaries[cells[v].id] for v in VARIANTS if v in cells},
             }
         )
-    out = {v: [n[v]["rows"][-1] for n in nets] for v in ("init", "trained")}  # the output
-    errors = np.array([n["test_error"] for n in nets])
-    seed = derive_seed(config.seed, "stability-claims")
-    claims: list[Claim] = []
-    for quantity, above, text in (
-        ("R", True, "positively"),
-        ("D", True, "positively"),
-        ("G", False, "negatively"),
-    ):
-        values = np.array([row[quantity] for row in out["trained"]])
-        table_e, table_q = errors[None, :], values[None, :]
-        est = (
-            hierarchical_bootstrap(
-                [table_e, table_q], lambda e, q: _spearman(e, q), n_boot=config.n_boot, seed=seed
-            )
-            if len(nets) > 2
-            else None
-        )
-        value = float(_spearman(errors[None, :], values[None, :])[0]) if len(nets) > 2 else np.nan
-        low, high = (est.low, est.high) if est else (np.nan, np.nan)
-        verdict = (verdict_above if above else verdict_below)(low, high, 0.0)
-        claims.append(
-            Claim(
-                f"B.fig1.error_vs_{quantity}",
-                "B",
-                "Fig. 1 / C1 (after Petrini et al. 2021)",
-                f"Across trained architectures the test error is {text} correlated with "
-                f"{quantity}_f of the output",
-                None,
-                value,
-                (low, high),
-                verdict,
-                f"Spearman correlation of test error and {quantity}_f over trained networks, "
-                "95 % bootstrap over networks; reproduced if the interval is "
-                f"{'above' if above else 'below'} 0",
-            )
-        )
-    first_last = [
-        _log_ratio(n["trained"]["rows"][-1]["R"], n["trained"]["rows"][0]["R"]) for n in nets
-    ]
-    claims.append(
-        _median_claim(
-            "B.fig3.R_decreases_with_depth",
-            "Fig. 3",
-            "In trained networks the relative sensitivity "
-            "R_k decreases from the first representation to the output",
-            first_last,
-            False,
-            "median over networks of log(R_K / R_1) (trained), 95 % bootstrap; "
-            "reproduced if below 0",
-            config.n_boot,
-            seed + 1,
-        )
+    eta0 = min(config.input_noise)
+    clean = [n for n in nets if n["input_noise"] == eta0]
+    claims = stability_claims(
+        clean, n_boot=config.n_boot, seed=derive_seed(config.seed, "stability-claims")
     )
-    shuffled = [
-        float(
-            _nanmedian(
-                [
-                    _log_ratio(sh["R"], tr["R"])
-                    for sh, tr in zip(
-                        n["shuffled"]["rows"][1:], n["trained"]["rows"][1:], strict=True
-                    )
-                ]
+    by_noise = {
+        f"{eta:g}": {
+            q: spearman_interval(
+                [n["test_error"] for n in nets if n["input_noise"] == eta],
+                [n["trained"]["rows"][-1][q] for n in nets if n["input_noise"] == eta],
             )
-        )
-        for n in nets
-        if "shuffled" in n
-    ]
-    claims.append(
-        _median_claim(
-            "B.fig3.shuffling_raises_R",
-            "Fig. 3 / C4",
-            "Shuffling the channels of trained networks raises R_k (channel pooling is broken)",
-            shuffled,
-            True,
-            "median over networks of the median over layers k ≥ 2 of log(R_k shuffled / R_k), "
-            "95 % bootstrap; reproduced if above 0",
-            config.n_boot,
-            seed + 2,
-        )
-    )
-    for quantity, above, text in (("D", False, "decreases"), ("G", True, "increases")):
-        values = [
-            _log_ratio(n["trained"]["rows"][-1][quantity], n["init"]["rows"][-1][quantity])
-            for n in nets
-        ]
-        claims.append(
-            _median_claim(
-                f"B.training_{quantity}",
-                "§1, Fig. C2",
-                f"Training {text} {quantity}_f of the output",
-                values,
-                above,
-                f"median over networks of log({quantity}_f trained / at init), 95 % "
-                f"bootstrap; reproduced if {'above' if above else 'below'} 0",
-                config.n_boot,
-                seed + 3 + int(above),
-            )
-        )
-    vgg = [n for n in nets if n["architecture"].startswith("vgg11")]
-    if vgg:
-        ratios = []
-        for n in vgg:
-            names = list(n["trained"]["spectra"])[1:6]  # layers 2–6
-            ratios += [
-                _log_ratio(
-                    n["trained"]["spectra"][k]["frequency"], n["init"]["spectra"][k]["frequency"]
-                )
-                for k in names
-            ]
-        claims.append(
-            _median_claim(
-                "B.fig4.vgg_filters_low_frequency",
-                "Fig. 4 / C5",
-                "Filters of VGG11 layers 2–6 become low-frequency with training",
-                ratios,
-                False,
-                "median over VGG11 networks and layers 2–6 of log(frequency content trained / "
-                "init) (Fig. C5 measure), 95 % bootstrap; reproduced if below 0",
-                config.n_boot,
-                seed + 5,
-            )
-        )
+            for q in "DGR"
+        }
+        for eta in config.input_noise
+    }
     measurements = {
         "networks": [{k: v for k, v in n.items()} for n in nets],
-        "figures": _figures(run_dir, nets),
+        "error_correlation_vs_noise": by_noise,
+        "figures": _figures(run_dir, clean) + _noise_figure(run_dir, by_noise),
     }
     save_json(run_dir / "arrays" / "stability_tables.json", measurements)
-    return {"claims": claims, "measurements": measurements}
+    source = f"{info.name} ({info.source})"
+    return {
+        "claims": claims,
+        "measurements": measurements,
+        "data": {"training": source, "test and measures": source},
+    }
+
+
+def _noise_figure(run_dir: Path, by_noise: dict[str, dict[str, Any]]) -> list[str]:
+    """Spearman ρ(test error, D_f / G_f / R_f) against the input noise η (Fig. 1 right)."""
+    if len(by_noise) < 2:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    eta = [float(e) for e in by_noise]
+    f, ax = plt.subplots(figsize=(5.5, 3.8))
+    for i, q in enumerate("DGR"):
+        rho = np.array([by_noise[e][q] for e in by_noise], dtype=np.float64)
+        ax.errorbar(
+            np.asarray(eta) + 0.003 * i,
+            rho[:, 0],
+            yerr=np.abs(rho[:, 1:].T - rho[:, 0]),
+            marker="o",
+            capsize=3,
+            label=f"{q}_f",
+        )
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set(xlabel="input noise η", ylabel="Spearman ρ with test error", ylim=(-1.05, 1.05))
+    ax.legend(fontsize=8)
+    ax.set_title("Error–sensitivity correlation on noisy images (paper B Fig. 1 right, C3)")
+    return [str(save_figure(f, run_dir / "figures" / "error_correlation_vs_noise.png"))]
 
 
 def _figures(run_dir: Path, nets: list[dict[str, Any]]) -> list[str]:

@@ -1,0 +1,250 @@
+"""The claims of the ``stability`` experiment (paper B §1–2, Figs. 1, 3, 4, C1, C2, C5).
+
+Each claim is decided on the trained networks and, under the same rule, on a control:
+
+* ``fig1.error_vs_{D,G,R}``: Spearman ρ between test error and the output's sensitivity over
+  every trained network (architectures × seeds), 95 % Fisher-z interval; control: the same
+  correlation with the sensitivities of the networks at initialisation (the paper: the
+  correlation "is not seen at initialization").
+* ``fig3.R_decreases_with_depth``: control: the untrained networks.
+* ``fig3.shuffling_raises_R``: control: shuffling the channels of the untrained networks.
+* ``training_{D,G}`` and ``fig4.vgg_filters_low_frequency`` compare trained with initial
+  networks; control: one initialisation against another initialisation of the same
+  architecture (no training at all).
+
+Medians over networks get a 95 % bootstrap interval over networks. A dead (NaN) layer or
+network is counted, never dropped: it makes its claim not reproduced, the reason in the rule.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..results import Claim, verdict_above, verdict_below
+from ..stats import hierarchical_bootstrap
+from ._paper_b import claim_with_control, spearman_interval
+
+__all__ = ["stability_claims"]
+
+
+def _log_ratio(a: float, b: float) -> float:
+    """log(a / b), NaN where undefined (a dead layer's NaN, a zero sensitivity)."""
+    with np.errstate(all="ignore"):
+        value = float(np.log(np.float64(a)) - np.log(np.float64(b)))
+    return value if np.isfinite(value) else math.nan
+
+
+def _median(values: list[float], n_boot: int, seed: int) -> tuple[tuple[float, float, float], int]:
+    """Median over networks with a bootstrap interval over the live ones, and the dead count."""
+    v = np.asarray(values, dtype=np.float64)
+    live = v[np.isfinite(v)]
+    dead = int(v.size - live.size)
+    if live.size == 0:
+        return (math.nan, math.nan, math.nan), dead
+    est = hierarchical_bootstrap(
+        [live[None, :]], lambda a: np.median(a, axis=-1), n_boot=n_boot, seed=seed
+    )
+    return (est.value, est.low, est.high), dead
+
+
+def _rule(above: bool) -> Any:
+    if above:
+        return lambda lo, hi: verdict_above(lo, hi, 0.0)
+    return lambda lo, hi: verdict_below(lo, hi, 0.0)
+
+
+def _init_pairs(nets: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Consecutive seeds of each architecture: (network s + 1, network s)."""
+    by_arch: dict[str, list[dict[str, Any]]] = {}
+    for n in nets:
+        by_arch.setdefault(n["architecture"], []).append(n)
+    return [(g[i + 1], g[i]) for g in by_arch.values() for i in range(len(g) - 1)]
+
+
+def _median_claim(
+    cid: str,
+    where: str,
+    statement: str,
+    values: list[float],
+    control: tuple[str, str, list[float]] | None,
+    above: bool,
+    rule_text: str,
+    n_boot: int,
+    seed: int,
+    level: str = "trained networks",
+    no_control: str | None = None,
+    extra_dead: int = 0,
+) -> Claim:
+    est, dead = _median(values, n_boot, seed)
+    ctrl = None
+    ctrl_dead = 0
+    if control is not None and control[2]:
+        ctrl_est, ctrl_dead = _median(control[2], n_boot, seed + 1)
+        ctrl = (control[0], control[1], ctrl_est)
+    elif control is not None:
+        no_control = no_control or "one network per architecture: no second initialisation"
+    return claim_with_control(
+        cid=cid,
+        where=where,
+        statement=statement,
+        paper_value=None,
+        estimate=est,
+        rule=_rule(above),
+        rule_text=rule_text + f"; reproduced if {'above' if above else 'below'} 0",
+        replicates={level: max(1, len(values))},
+        threshold=0.0,
+        control=ctrl,
+        no_control=no_control,
+        dead=dead + extra_dead,
+        dead_total=len(values),
+        dead_what="network values",
+        control_dead=ctrl_dead,
+    )
+
+
+def _shuffle_gap(net: dict[str, Any], shuffled: str, original: str) -> tuple[float, int]:
+    """Median over layers k ≥ 2 of log(R_k shuffled / R_k) and the number of dead layers."""
+    ratios = [
+        _log_ratio(sh["R"], tr["R"])
+        for sh, tr in zip(net[shuffled]["rows"][1:], net[original]["rows"][1:], strict=True)
+    ]
+    live = [r for r in ratios if math.isfinite(r)]
+    dead = len(ratios) - len(live)
+    return (float(np.median(live)) if live else math.nan), dead
+
+
+def stability_claims(nets: list[dict[str, Any]], *, n_boot: int, seed: int) -> list[Claim]:
+    """All claims of the experiment from the per-network summaries."""
+    claims: list[Claim] = []
+    errors = np.array([n["test_error"] for n in nets], dtype=np.float64)
+    n_arch = len({n["architecture"] for n in nets})
+    for quantity, above, text in (
+        ("R", True, "positively"),
+        ("D", True, "positively"),
+        ("G", False, "negatively"),
+    ):
+        trained = np.array([n["trained"]["rows"][-1][quantity] for n in nets], dtype=np.float64)
+        init = np.array([n["init"]["rows"][-1][quantity] for n in nets], dtype=np.float64)
+        dead = int((~np.isfinite(trained)).sum())
+        claims.append(
+            claim_with_control(
+                cid=f"B.fig1.error_vs_{quantity}",
+                where="Fig. 1 / C1 (after Petrini et al. 2021)",
+                statement=f"Across trained networks the test error is {text} correlated with "
+                f"{quantity}_f of the output",
+                paper_value=None,
+                estimate=spearman_interval(errors, trained),
+                rule=_rule(above),
+                rule_text=f"Spearman ρ of test error and {quantity}_f over every trained network "
+                "(architectures × seeds), 95 % Fisher-z interval (Bonett–Wright s.e.); "
+                f"reproduced if {'above' if above else 'below'} 0",
+                replicates={"trained networks": len(nets), "architectures": n_arch},
+                threshold=0.0,
+                control=(
+                    "init",
+                    f"test error of the trained nets against {quantity}_f of the same nets at "
+                    "initialisation (the paper: not seen at initialisation)",
+                    spearman_interval(errors, init),
+                ),
+                dead=dead,
+                dead_total=len(nets),
+                dead_what="network outputs",
+                control_dead=int((~np.isfinite(init)).sum()),
+            )
+        )
+
+    def depth(variant: str) -> list[float]:
+        return [_log_ratio(n[variant]["rows"][-1]["R"], n[variant]["rows"][0]["R"]) for n in nets]
+
+    claims.append(
+        _median_claim(
+            "B.fig3.R_decreases_with_depth",
+            "Fig. 3",
+            "In trained networks the relative sensitivity R_k decreases from the first "
+            "representation to the output",
+            depth("trained"),
+            ("init", "the same networks at initialisation", depth("init")),
+            False,
+            "median over networks of log(R_K / R_1), 95 % bootstrap over networks",
+            n_boot,
+            seed + 1,
+        )
+    )
+    conv_nets = [n for n in nets if "shuffled" in n]
+    gaps = [_shuffle_gap(n, "shuffled", "trained") for n in conv_nets]
+    ctrl_gaps = [_shuffle_gap(n, "init-shuffled", "init")[0] for n in conv_nets]
+    claims.append(
+        _median_claim(
+            "B.fig3.shuffling_raises_R",
+            "Fig. 3 / C4",
+            "Shuffling the channels of trained networks raises R_k (channel pooling is broken)",
+            [g for g, _ in gaps],
+            ("init", "shuffling the channels of the untrained networks", ctrl_gaps),
+            True,
+            "median over networks of the median over layers k ≥ 2 of log(R_k shuffled / R_k), "
+            "95 % bootstrap over networks",
+            n_boot,
+            seed + 3,
+            extra_dead=sum(d for _, d in gaps),
+        )
+    )
+    pairs = _init_pairs(nets)
+    for i, (quantity, above, text) in enumerate((("D", False, "decreases"), ("G", True, "raises"))):
+        values = [
+            _log_ratio(n["trained"]["rows"][-1][quantity], n["init"]["rows"][-1][quantity])
+            for n in nets
+        ]
+        control = [
+            _log_ratio(a["init"]["rows"][-1][quantity], b["init"]["rows"][-1][quantity])
+            for a, b in pairs
+        ]
+        claims.append(
+            _median_claim(
+                f"B.training_{quantity}",
+                "§1, Fig. C2",
+                f"Training {text} {quantity}_f of the output",
+                values,
+                (
+                    "init-vs-init",
+                    "one initialisation against another of the same architecture",
+                    control,
+                ),
+                above,
+                f"median over networks of log({quantity}_f trained / at init), 95 % bootstrap "
+                "over networks",
+                n_boot,
+                seed + 5 + 2 * i,
+            )
+        )
+    vgg = [n for n in nets if n["architecture"].startswith("vgg11")]
+    if vgg:
+
+        def freq(n: dict[str, Any], variant: str, k: str) -> float:
+            return n[variant]["spectra"][k]["frequency"]
+
+        ratios, control = [], []
+        for n in vgg:
+            for k in list(n["trained"]["spectra"])[1:6]:  # layers 2–6
+                ratios.append(_log_ratio(freq(n, "trained", k), freq(n, "init", k)))
+        for a, b in _init_pairs(vgg):
+            for k in list(a["init"]["spectra"])[1:6]:
+                control.append(_log_ratio(freq(a, "init", k), freq(b, "init", k)))
+        claims.append(
+            _median_claim(
+                "B.fig4.vgg_filters_low_frequency",
+                "Fig. 4 / C5",
+                "Filters of VGG11 layers 2–6 become low-frequency with training",
+                ratios,
+                ("init-vs-init", "one initialisation against another (layers 2–6)", control),
+                False,
+                "median over VGG11 networks and layers 2–6 of log(frequency content trained / "
+                "init) (Fig. C5 measure), 95 % bootstrap over network-layers",
+                n_boot,
+                seed + 9,
+                level="network layers",
+            )
+        )
+    return claims
