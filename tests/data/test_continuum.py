@@ -150,6 +150,36 @@ def test_edge_metrics_of_a_linear_ramp():
     assert m.max_slope == pytest.approx(1 / length)
     assert m.max_curvature == pytest.approx(1 / (length * h))
     assert math.isnan(edge_metrics(torch.ones(5), torch.arange(5.0), h=1.0).rise_width)
+    assert m.slope_width == pytest.approx(length)  # range 1 over slope 1/length
+
+
+def test_slope_width_cannot_saturate_where_the_rise_width_does():
+    # A ramp of length 8 seen through a window of 4 units: the 10-90 % width reads the window
+    # (0.8 * 4), the slope width with the known step reads the ramp's true length.
+    h, length = 0.05, 8.0
+    x = torch.arange(-2.0, 2.0, h, dtype=torch.float64)
+    u = (x / length + 0.5).clamp(0, 1)
+    m = edge_metrics(u, x, h=h, contrast=1.0)
+    assert m.rise_width == pytest.approx(0.8 * float(x[-1] - x[0]), rel=1e-6)
+    assert m.slope_width == pytest.approx(length)
+    # a sharper edge always reads narrower; a sampled unit step reads one pixel
+    step = edge_metrics(torch.where(x > 0.01, 1.0, 0.0), x, h=h, contrast=1.0)
+    assert step.slope_width == pytest.approx(h)
+    assert edge_metrics(torch.ones(5), torch.arange(5.0), h=1.0, contrast=1.0).slope_width == (
+        math.inf
+    )
+    with pytest.raises(SmoothscopeError, match="contrast"):
+        edge_metrics(u, x, h=h, contrast=0.0)
+
+
+def test_area_rasterization_of_discs_equals_brute_force_supersampling():
+    scenes = random_discs(5, n0=16, discs=(2, 6), generator=_gen(3))
+    for s, q in ((1, 8), (2, 4), (3, 3)):
+        fast = rasterize(scenes, s, mode="area", supersample=8, dtype=torch.float64)
+        c = (torch.arange(16 * s * q, dtype=torch.float64) + 0.5) / (s * q)
+        for img, scene in zip(fast[:, 0], scenes, strict=True):
+            brute = evaluate(scene, c[:, None], c[None, :]).reshape(16 * s, q, 16 * s, q)
+            assert torch.equal(img, brute.mean(dim=(1, 3)))
 
 
 def test_errors():

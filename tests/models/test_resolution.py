@@ -192,3 +192,87 @@ def test_errors():
     ):
         with pytest.raises(SmoothscopeError, match=name):
             ResolutionUNet(**kw)
+
+
+@pytest.mark.parametrize(("k", "s"), [(3, 2), (3, 3), (5, 2), (3, 5)])
+def test_factored_convolution_equals_the_dense_discrete_kernel_borders_included(k, s):
+    torch.manual_seed(k * s)
+    conv = ContinuousConv2d(2, 3, k).double()
+    x = torch.randn(2, 2, 7 * s, 6 * s, dtype=torch.float64)
+    kern = conv.discrete_kernel(s)
+    dense = F.conv2d(x, kern, padding=kern.shape[-1] // 2) / s**2 + conv.bias.view(1, -1, 1, 1)
+    with at_scale(conv, s):
+        assert torch.allclose(conv(x), dense, atol=1e-12)
+
+
+def test_fixed_pixel_kernels_are_the_ordinary_cnn_with_the_same_weights():
+    torch.manual_seed(0)
+    conv = ContinuousConv2d(2, 3, 3).double()
+    x = torch.randn(1, 2, 24, 24, dtype=torch.float64)
+    with at_scale(conv, 3, pixel_kernels=True):
+        assert torch.allclose(conv(x), F.conv2d(x, conv.weight, conv.bias, padding=1))
+        assert conv.grid_scale == 1 and conv.scale == 3
+    assert conv.pixel_kernels is False and conv.scale == 1  # restored
+    unet = build("resolution-unet", seed=0, width=3, depth=2).double()
+    big = torch.rand(1, 1, 48, 48, dtype=torch.float64)
+    with torch.no_grad():
+        plain = unet(big)  # scale 1 on a 48-pixel image: the ordinary U-net
+        with at_scale(unet, 2, pixel_kernels=True):
+            assert torch.equal(unet(big), plain)
+        small = torch.rand(1, 1, 24, 24, dtype=torch.float64)
+        with at_scale(unet, 1, pixel_kernels=True):  # identical to the continuous net at s = 1
+            assert torch.equal(unet(small), set_scale(unet, 1)(small))
+    dip = DeepImagePrior(width=2, depth=1, n0=6, code_ch=2, code_interpolation="nearest")
+    z = dip.code_at_scale(1)
+    assert torch.equal(dip.code_at_scale(3), z.repeat_interleave(3, -2).repeat_interleave(3, -1))
+    with pytest.raises(SmoothscopeError, match="code_interpolation"):
+        DeepImagePrior(n0=8, code_interpolation="cubic")
+    with pytest.raises(SmoothscopeError, match="pixel_kernels"):
+        set_scale(unet, 2, pixel_kernels="yes")
+
+
+def test_jumps_of_any_network_vanish_as_s_grows_unless_the_kernels_are_fixed_pixels():
+    # Paper D: for ANY weights, the resolution-independent U-net maps a step to a continuous
+    # image, so its largest jump falls like 1/s; the same weights as an ordinary CNN keep it.
+    unet = build("resolution-unet", seed=1, width=4, depth=2).double()
+    jumps = {}
+    with torch.no_grad():
+        for s in (1, 2, 4, 8):
+            x = torch.zeros(1, 1, 16 * s, 16 * s, dtype=torch.float64)
+            x[..., 8 * s :] = 1.0  # a vertical edge at x = 8
+            for pixel in (False, True):
+                with at_scale(unet, s, pixel_kernels=pixel):
+                    row = unet(x)[0, 0, 8 * s, 5 * s : 11 * s]
+                jumps[s, pixel] = float(row.diff().abs().max())
+    for s in (2, 4, 8):
+        assert jumps[s, False] < 1.5 / s * jumps[1, False]
+        assert jumps[s, True] == pytest.approx(jumps[1, True], rel=0.2)
+
+
+def test_generator_is_one_continuous_model_and_smooths_its_coarse_jumps():
+    from smoothscope.models.resolution_nets import ResolutionGenerator
+
+    gen = build(
+        "resolution-generator", code_dim=3, width=4, depth=2, n0=16, activation="lrelu", seed=0
+    )
+    assert isinstance(gen, ResolutionGenerator)
+    z = torch.randn(2, 3, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        base = gen(z)
+        assert base.shape == (2, 1, 16, 16)
+        with at_scale(gen, 1, pixel_kernels=True):
+            assert torch.equal(gen(z), base)  # identical to the ordinary CNN at s = 1
+        jumps = {}
+        for s in (1, 4):
+            with at_scale(gen, s):
+                out, feats = gen(z), gen.features(z)
+            assert out.shape == (2, 1, 16 * s, 16 * s)
+            jumps[s] = float(out.diff(dim=-1).abs().max())
+            # the coarse map is the same function at every s: its cell averages do not change
+            assert torch.allclose(F.avg_pool2d(feats, s), gen.features(z), atol=1e-6)
+    # nearest-sampled coarse features jump at every s; the continuous convolutions smooth them
+    assert jumps[4] < 0.5 * jumps[1]
+    with pytest.raises(SmoothscopeError, match="code"):
+        gen(torch.zeros(2, 4))
+    with pytest.raises(SmoothscopeError, match="feature_interpolation"):
+        ResolutionGenerator(feature_interpolation="cubic")

@@ -54,13 +54,25 @@ BatchNorm divides by per-channel batch statistics, so it cancels any constant fa
 the quadrature weight 1/s²: with it the convolutions' scaling no longer matters, and the
 statistics themselves (pixel averages) depend mildly on s through the quadrature.
 
+Fixed-pixel control. ``set_scale(model, s, pixel_kernels=True)`` (or ``at_scale``) runs the
+SAME weights as an ordinary CNN on the ``s·n0`` image: 3 × 3 pixel kernels without quadrature
+factor, 2 × 2 pixel pooling. It equals the continuous network at s = 1 and is not resolution
+independent (its kernels shrink in physical units as s grows): the control of paper D's claims,
+under which sharp edges stay sharp.
+
+Speed. At s > 1 a continuous convolution is computed as a depthwise separable tent filter
+followed by the node weights dilated by s (:func:`_factored_conv`), exact up to rounding and
+O(C_in·s + C_out·C_in·k²) per pixel instead of O(C_out·C_in·(k+1)²s²).
+
+The networks (:class:`ResolutionUNet`, :class:`DeepImagePrior`) live in
+:mod:`smoothscope.models.resolution_nets` and are re-exported here.
+
 Weight decay. :func:`l2_penalty` is the L² norm² ``∫ w²`` of every continuous kernel (exact,
 independent of s) plus the sum of squares of every other parameter.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -70,7 +82,6 @@ from torch import nn
 
 from .._errors import SmoothscopeError
 from .._validate import positive
-from ._registry import register
 
 __all__ = [
     "ACTIVATIONS",
@@ -88,8 +99,17 @@ __all__ = [
     "set_scale",
 ]
 
+
+class LeakyReLU02(nn.LeakyReLU):
+    """LeakyReLU with slope 0.2, the activation of the deep image prior (Ulyanov et al., 2018)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.2)
+
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
+    "lrelu": LeakyReLU02,
     "softplus": nn.Softplus,
     "tanh": nn.Tanh,
     "gelu": nn.GELU,
@@ -116,44 +136,62 @@ def _check_image(x: torch.Tensor, name: str) -> None:
 
 
 class ScaleAware(nn.Module):
-    """Base class of the modules that read the discretization scale ``self.scale`` (int ≥ 1)."""
+    """Base class of the modules that read the discretization scale ``self.scale`` (int ≥ 1).
+
+    ``self.pixel_kernels`` (False by default) switches a module to the *fixed-pixel* control:
+    it then runs its s = 1 operation (3 × 3 pixel kernel, 2 × 2 pixel pooling) on the image of
+    scale s, i.e. the ordinary CNN with the same weights, which is NOT resolution independent
+    (its kernels shrink in physical units as s grows). ``grid_scale`` is the scale the
+    module's operation uses: ``scale``, or 1 with fixed pixel kernels.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.scale = 1
+        self.pixel_kernels = False
+
+    @property
+    def grid_scale(self) -> int:
+        return 1 if self.pixel_kernels else _check_scale(self.scale)
 
     def extra_repr(self) -> str:
-        return f"scale={self.scale}"
+        return f"scale={self.scale}" + (", pixel_kernels=True" if self.pixel_kernels else "")
 
 
-def set_scale(model: nn.Module, s: int) -> nn.Module:
+def set_scale(model: nn.Module, s: int, *, pixel_kernels: bool = False) -> nn.Module:
     """Set the discretization scale ``s`` on every :class:`ScaleAware` submodule of ``model``.
 
     Args:
         model: any module (submodules that are not scale-aware are left alone).
         s: positive integer; images then have ``s·n0`` pixels per side.
+        pixel_kernels: run the fixed-pixel control instead (see :class:`ScaleAware`): the same
+            weights as an ordinary CNN on the ``s·n0`` image. Identical to the continuous
+            network at s = 1.
 
     Returns:
         ``model`` (for chaining).
     """
     s = _check_scale(s)
+    if not isinstance(pixel_kernels, bool):
+        raise SmoothscopeError(f"pixel_kernels: expected a bool, got {pixel_kernels!r}")
     for m in model.modules():
         if isinstance(m, ScaleAware):
             m.scale = s
+            m.pixel_kernels = pixel_kernels
     return model
 
 
 @contextmanager
-def at_scale(model: nn.Module, s: int) -> Iterator[nn.Module]:
-    """Context manager: :func:`set_scale` for the block, then restore every previous scale."""
+def at_scale(model: nn.Module, s: int, *, pixel_kernels: bool = False) -> Iterator[nn.Module]:
+    """Context manager: :func:`set_scale` for the block, then restore every previous state."""
     s = _check_scale(s)
-    saved = [(m, m.scale) for m in model.modules() if isinstance(m, ScaleAware)]
-    set_scale(model, s)
+    saved = [(m, m.scale, m.pixel_kernels) for m in model.modules() if isinstance(m, ScaleAware)]
+    set_scale(model, s, pixel_kernels=pixel_kernels)
     try:
         yield model
     finally:
-        for m, old in saved:
-            m.scale = old
+        for m, old, pix in saved:
+            m.scale, m.pixel_kernels = old, pix
 
 
 def _tent_matrix(k: int, s: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -244,7 +282,7 @@ class ContinuousConv2d(ScaleAware):
             raise SmoothscopeError(
                 f"input: expected {self.in_ch} channels, got shape {tuple(x.shape)}"
             )
-        s = _check_scale(self.scale)
+        s = self.grid_scale
         if self.kernel_size == 1:
             return F.conv2d(x, self.weight, self.bias)
         side = self.kernel_size * s
@@ -253,17 +291,38 @@ class ContinuousConv2d(ScaleAware):
                 f"input: kernel of {self.kernel_size} base cells ({side} pixels at scale {s}) is "
                 f"larger than the image {tuple(x.shape[-2:])}"
             )
-        kern = self.discrete_kernel(s)
-        out = F.conv2d(x, kern, padding=kern.shape[-1] // 2) / (s * s)
-        if self.bias is not None:
-            out = out + self.bias.view(1, -1, 1, 1)
-        return out
+        if s == 1:
+            return F.conv2d(x, self.weight, self.bias, padding=self.kernel_size // 2)
+        return _factored_conv(x, self.weight, s, self.bias)
+
+
+def _factored_conv(
+    x: torch.Tensor, weight: torch.Tensor, s: int, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``conv2d(x, discrete_kernel(s), padding=same) / s²`` in O(C_in·s + C_out·C_in·k²) per pixel.
+
+    The discrete kernel is ``Σ_ab W_ab T(m − a·s) T(n − b·s)`` with the 1-D tent
+    ``T(m) = 1 − |m|/s`` (|m| < s), i.e. the node values W dilated by s, convolved with T ⊗ T.
+    So the convolution is a depthwise separable tent filter followed by W with dilation s
+    (instead of a dense ``((k+1)s − 1)²`` kernel). The input is zero-padded by the full
+    kernel half-width first, so that the result equals the "same"-padded dense convolution
+    exactly (up to float rounding), borders included.
+    """
+    c_in, k = x.shape[1], weight.shape[-1]
+    half = (k + 1) // 2 * s - 1
+    m = torch.arange(1 - s, s, dtype=x.dtype, device=x.device)
+    tent = 1.0 - m.abs() / s
+    y = F.pad(x, (half, half, half, half))
+    y = F.conv2d(y, tent.view(1, 1, 1, -1).expand(c_in, 1, 1, -1), groups=c_in)
+    y = F.conv2d(y, tent.view(1, 1, -1, 1).expand(c_in, 1, -1, 1), groups=c_in)
+    out = F.conv2d(y, weight, dilation=s) / (s * s)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
 class _ResolutionPool(ScaleAware):
     def _geometry(self, x: torch.Tensor) -> int:
         _check_image(x, "input")
-        s = _check_scale(self.scale)
+        s = self.grid_scale
         if x.shape[-1] % 2 or x.shape[-2] % 2:
             raise SmoothscopeError(
                 f"input: expected an even number of pixels per side, got {tuple(x.shape)}"
@@ -334,275 +393,6 @@ class ResolutionUpsample(ScaleAware):
         return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
-def _check_choices(activation: str, pooling: str, upsampling: str, norm: str | None) -> None:
-    if activation not in ACTIVATIONS:
-        raise SmoothscopeError(
-            f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}"
-        )
-    if pooling not in _POOLINGS:
-        raise SmoothscopeError(f"pooling: expected one of {list(_POOLINGS)}, got {pooling!r}")
-    if upsampling not in _UPSAMPLINGS:
-        raise SmoothscopeError(
-            f"upsampling: expected one of {list(_UPSAMPLINGS)}, got {upsampling!r}"
-        )
-    if norm not in _NORMS:
-        raise SmoothscopeError(f"norm: expected None or 'batch', got {norm!r}")
-
-
-def _block(c_in: int, c_out: int, k: int, activation: str, norm: str | None) -> nn.Sequential:
-    """``conv1 → (norm1) → act1 → conv2 → (norm2) → act2`` with continuous convolutions."""
-    layers: OrderedDict[str, nn.Module] = OrderedDict()
-    for i, (a, b) in enumerate(((c_in, c_out), (c_out, c_out)), start=1):
-        layers[f"conv{i}"] = ContinuousConv2d(a, b, k)
-        if norm == "batch":
-            layers[f"norm{i}"] = nn.BatchNorm2d(b)
-        layers[f"act{i}"] = ACTIVATIONS[activation]()
-    return nn.Sequential(layers)
-
-
-def _pool(pooling: str) -> ScaleAware:
-    return ResolutionMaxPool() if pooling == "max" else ResolutionAvgPool()
-
-
-class _ResolutionNet(nn.Module):
-    """Shared validation of the two networks."""
-
-    def _setup(self, depth: int, kernel_size: int, n0: int | None) -> None:
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
-            raise SmoothscopeError(f"depth: expected a non-negative integer, got {depth!r}")
-        self.depth = depth
-        self.kernel_size = kernel_size
-        self.n0 = None if n0 is None else positive(n0, "n0", integer=True)
-        if self.n0 is not None:
-            self._check_n0(self.n0)
-
-    def _check_n0(self, n0: int) -> None:
-        q = 2**self.depth
-        if n0 % q:
-            raise SmoothscopeError(
-                f"n0: expected a multiple of 2**depth = {q} base cells, got {n0}"
-            )
-        if n0 // q < self.kernel_size:
-            raise SmoothscopeError(
-                f"n0: the coarsest level has {n0 // q} base cells, smaller than "
-                f"kernel_size={self.kernel_size} (use a larger n0 or a smaller depth)"
-            )
-
-    @property
-    def scale(self) -> int:
-        """The scale of the first scale-aware submodule (set with :func:`set_scale`)."""
-        for m in self.modules():
-            if isinstance(m, ScaleAware):
-                return m.scale
-        return 1
-
-    def _check_size(self, x: torch.Tensor, channels: int) -> int:
-        _check_image(x, "input")
-        s = self.scale
-        q = s * 2**self.depth
-        n = x.shape[-1]
-        if x.shape[1] != channels or x.shape[-2] != n:
-            raise SmoothscopeError(
-                f"input: expected a square image [B, {channels}, n, n], got {tuple(x.shape)}"
-            )
-        if self.n0 is not None and n != self.n0 * s:
-            raise SmoothscopeError(
-                f"input: expected n = n0·s = {self.n0}·{s} = {self.n0 * s} pixels per side, got {n}"
-            )
-        if n % q:
-            raise SmoothscopeError(
-                f"input: expected n divisible by s·2**depth = {q} at scale {s}, got {n}"
-            )
-        self._check_n0(n // s)
-        return s
-
-
-class ResolutionUNet(_ResolutionNet):
-    """A U-net of continuous convolutions: one continuous model at every scale (paper D).
-
-    Layout (module names; C_ℓ = ``width``·2^ℓ):
-
-    * ``enc{ℓ}`` for ℓ = 0..depth−1: ``conv1 → act1 → conv2 → act2`` (C_ℓ channels; ``norm1``,
-      ``norm2`` after the convs when ``norm="batch"``), its output kept as skip ℓ;
-      ``pool{ℓ}``: :class:`ResolutionMaxPool` or :class:`ResolutionAvgPool`;
-    * ``bottleneck``: the same block with C_depth channels;
-    * ``up{ℓ}`` (:class:`ResolutionUpsample`) and ``dec{ℓ}`` for ℓ = depth−1..0: upsample,
-      concatenate skip ℓ (C_{ℓ+1} + C_ℓ channels), block to C_ℓ channels;
-    * ``head``: a ``k = 1`` :class:`ContinuousConv2d` (pointwise, no quadrature factor) to
-      ``out_ch``; the output is linear.
-
-    Args:
-        in_ch: input channels.
-        out_ch: output channels.
-        width: channels C_0 of the first level.
-        depth: number of poolings (levels below the input level).
-        activation: one of :data:`ACTIVATIONS`.
-        pooling: ``"max"`` or ``"avg"``.
-        upsampling: ``"nearest"`` or ``"bilinear"``.
-        norm: None or ``"batch"`` (see the module docstring: it cancels the quadrature factor).
-        kernel_size: odd node count k of every 3 × 3-like convolution (3).
-        n0: when given, the physical side the network is built for; ``forward`` then demands
-            ``n = n0·s`` pixels. Otherwise n0 = n/s is read from the input.
-
-    Shapes:
-        input ``[B, in_ch, n, n]``, ``n = s·n0``, n0 divisible by 2^depth and
-        ``n0/2^depth ≥ kernel_size``; output ``[B, out_ch, n, n]``.
-    """
-
-    def __init__(
-        self,
-        in_ch: int = 1,
-        out_ch: int = 1,
-        width: int = 16,
-        depth: int = 2,
-        activation: str = "relu",
-        pooling: str = "max",
-        upsampling: str = "nearest",
-        norm: str | None = None,
-        *,
-        kernel_size: int = 3,
-        n0: int | None = None,
-    ) -> None:
-        super().__init__()
-        _check_choices(activation, pooling, upsampling, norm)
-        self.in_ch = positive(in_ch, "in_ch", integer=True)
-        self.out_ch = positive(out_ch, "out_ch", integer=True)
-        self.width = positive(width, "width", integer=True)
-        self._setup(depth, kernel_size, n0)
-        self.activation, self.pooling, self.upsampling, self.norm = (
-            activation,
-            pooling,
-            upsampling,
-            norm,
-        )
-        chans = [self.width * 2**level for level in range(depth + 1)]
-        c = self.in_ch
-        for level in range(depth):
-            self.add_module(f"enc{level}", _block(c, chans[level], kernel_size, activation, norm))
-            self.add_module(f"pool{level}", _pool(pooling))
-            c = chans[level]
-        self.bottleneck = _block(c, chans[depth], kernel_size, activation, norm)
-        for level in reversed(range(depth)):
-            self.add_module(f"up{level}", ResolutionUpsample(upsampling))
-            self.add_module(
-                f"dec{level}",
-                _block(
-                    chans[level + 1] + chans[level], chans[level], kernel_size, activation, norm
-                ),
-            )
-        self.head = ContinuousConv2d(chans[0], self.out_ch, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_size(x, self.in_ch)
-        skips = []
-        for level in range(self.depth):
-            x = self.get_submodule(f"enc{level}")(x)
-            skips.append(x)
-            x = self.get_submodule(f"pool{level}")(x)
-        x = self.bottleneck(x)
-        for level in reversed(range(self.depth)):
-            x = self.get_submodule(f"up{level}")(x)
-            x = self.get_submodule(f"dec{level}")(torch.cat([x, skips[level]], dim=1))
-        return self.head(x)
-
-
-class DeepImagePrior(_ResolutionNet):
-    """Deep image prior (Ulyanov et al., 2018): an encoder–decoder without skips fed a fixed code.
-
-    The code is ONE continuous function at every scale: ``code_ch`` channels of node values
-    ``z`` (buffer ``code``, ``[1, code_ch, n0, n0]``, i.i.d. uniform on [0, 0.1) as in DIP,
-    drawn from ``code_seed``) sit at the base pixel centres ``(i + ½, j + ½)``; the code
-    function is their bilinear interpolant, extended as a constant beyond the outermost centres
-    (continuous, piecewise bilinear). At scale s it is sampled at the pixel centres, which is
-    exactly ``F.interpolate(z, size=s·n0, mode="bilinear", align_corners=False)``
-    (:meth:`code_at_scale`).
-
-    Layout: ``enc{ℓ}`` block + ``pool{ℓ}`` for ℓ = 0..depth−1, ``bottleneck``, then ``up{ℓ}`` +
-    ``dec{ℓ}`` block for ℓ = depth−1..0 (no skip connections), ``head`` (pointwise k = 1 conv
-    to ``out_ch``). Channels C_ℓ = ``width``·2^ℓ as in :class:`ResolutionUNet`.
-
-    Args:
-        out_ch: output channels.
-        code_ch: channels of the random code.
-        width, depth, activation, pooling, upsampling, norm, kernel_size: as in
-            :class:`ResolutionUNet`.
-        n0: physical side (base pixels of the code); a multiple of 2^depth.
-        code_seed: seed of the code (a local generator: the global RNG is not touched).
-
-    Shapes:
-        ``forward()`` uses the code at the current scale, ``forward(x)`` takes any code
-        ``[B, code_ch, n, n]``; output ``[B, out_ch, n, n]`` with ``n = s·n0`` (B = 1 for the
-        fixed code).
-    """
-
-    def __init__(
-        self,
-        out_ch: int = 1,
-        code_ch: int = 8,
-        width: int = 16,
-        depth: int = 2,
-        activation: str = "relu",
-        pooling: str = "max",
-        upsampling: str = "nearest",
-        norm: str | None = None,
-        *,
-        kernel_size: int = 3,
-        n0: int = 32,
-        code_seed: int = 0,
-    ) -> None:
-        super().__init__()
-        _check_choices(activation, pooling, upsampling, norm)
-        self.out_ch = positive(out_ch, "out_ch", integer=True)
-        self.code_ch = positive(code_ch, "code_ch", integer=True)
-        self.width = positive(width, "width", integer=True)
-        if n0 is None:
-            raise SmoothscopeError("n0: expected a positive integer, got None")
-        self._setup(depth, kernel_size, n0)
-        self.activation, self.pooling, self.upsampling, self.norm = (
-            activation,
-            pooling,
-            upsampling,
-            norm,
-        )
-        gen = torch.Generator().manual_seed(int(code_seed))
-        self.register_buffer("code", 0.1 * torch.rand(1, self.code_ch, n0, n0, generator=gen))
-        chans = [self.width * 2**level for level in range(depth + 1)]
-        c = self.code_ch
-        for level in range(depth):
-            self.add_module(f"enc{level}", _block(c, chans[level], kernel_size, activation, norm))
-            self.add_module(f"pool{level}", _pool(pooling))
-            c = chans[level]
-        self.bottleneck = _block(c, chans[depth], kernel_size, activation, norm)
-        for level in reversed(range(depth)):
-            self.add_module(f"up{level}", ResolutionUpsample(upsampling))
-            self.add_module(
-                f"dec{level}",
-                _block(chans[level + 1], chans[level], kernel_size, activation, norm),
-            )
-        self.head = ContinuousConv2d(chans[0], self.out_ch, 1)
-
-    def code_at_scale(self, s: int | None = None) -> torch.Tensor:
-        """The code sampled at the pixel centres of scale s: ``[1, code_ch, s·n0, s·n0]``."""
-        s = self.scale if s is None else _check_scale(s)
-        if s == 1:
-            return self.code
-        n = s * self.n0
-        return F.interpolate(self.code, size=(n, n), mode="bilinear", align_corners=False)
-
-    def forward(self, x: torch.Tensor | None = None) -> torch.Tensor:
-        if x is None:
-            x = self.code_at_scale()
-        self._check_size(x, self.code_ch)
-        for level in range(self.depth):
-            x = self.get_submodule(f"enc{level}")(x)
-            x = self.get_submodule(f"pool{level}")(x)
-        x = self.bottleneck(x)
-        for level in reversed(range(self.depth)):
-            x = self.get_submodule(f"up{level}")(x)
-            x = self.get_submodule(f"dec{level}")(x)
-        return self.head(x)
-
-
 def l2_penalty(model: nn.Module) -> torch.Tensor:
     """Resolution-independent weight decay: ``Σ ∫ w² dy`` over continuous kernels + ``Σ θ²`` else.
 
@@ -633,13 +423,10 @@ def l2_penalty(model: nn.Module) -> torch.Tensor:
     return torch.zeros(()) if total is None else total
 
 
-@register("resolution-unet")
-def resolution_unet(**kwargs) -> ResolutionUNet:
-    """Build a :class:`ResolutionUNet` (keyword arguments as its constructor)."""
-    return ResolutionUNet(**kwargs)
-
-
-@register("resolution-dip")
-def resolution_dip(**kwargs) -> DeepImagePrior:
-    """Build a :class:`DeepImagePrior` (keyword arguments as its constructor)."""
-    return DeepImagePrior(**kwargs)
+# the networks live in resolution_nets (split by concept); re-exported and registered here
+from .resolution_nets import (  # noqa: E402
+    DeepImagePrior,
+    ResolutionUNet,
+    resolution_dip,
+    resolution_unet,
+)
