@@ -1,0 +1,33 @@
+"""Detect that a video went through a neural network, from its nonsmoothness (paper A, Fig. 7).
+
+* :mod:`.videos`: authentic smooth videos, smooth non-network processing, perturbations;
+* :mod:`.processors`: the network families that process them;
+* :mod:`.features`: :func:`video_features`, the one streamed feature extractor;
+* :mod:`.baseline`: the DCT-spectrum baseline (Frank et al. 2020);
+* :mod:`.detector`: fit, score, JSON storage that never runs code;
+* :mod:`.evaluation`: ROC-AUC, TPR at a fixed FPR, cluster bootstrap;
+* :mod:`.io`: reading ``.npy``/``.npz``, PNG folders and video files (PyAV, extra ``video``).
+
+The experiment is ``smoothscope run forensic``; the commands ``smoothscope forensic fit`` and
+``smoothscope forensic score`` (docs/forensic.md).
+"""
+
+from .baseline import dct_features as dct_features
+from .detector import Detector as Detector
+from .detector import fit_detector as fit_detector
+from .detector import load_detector as load_detector
+from .features import FEATURE_NAMES as FEATURE_NAMES
+from .features import VideoFeatures as VideoFeatures
+from .features import video_features as video_features
+from .io import open_video as open_video
+
+__all__ = [
+    "FEATURE_NAMES",
+    "Detector",
+    "VideoFeatures",
+    "dct_features",
+    "fit_detector",
+    "load_detector",
+    "open_video",
+    "video_features",
+]

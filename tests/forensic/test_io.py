@@ -1,0 +1,102 @@
+"""Reading videos: arrays, numbered PNG folders, video files through PyAV; one error each."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from smoothscope import SmoothscopeError
+from smoothscope.forensic.io import VIDEO_EXTRA_HINT, open_video
+
+
+def frames(t=12, h=8, w=8):
+    rng = np.random.default_rng(0)
+    return rng.random((t, h, w))
+
+
+def read(path) -> torch.Tensor:
+    return torch.cat(list(open_video(path).chunks()))
+
+
+def test_npy_and_npz_layouts(tmp_path):
+    video = frames()
+    np.save(tmp_path / "a.npy", video)
+    np.save(tmp_path / "b.npy", video[:, None].repeat(3, 1))
+    np.savez(tmp_path / "c.npz", video=video)
+    assert torch.equal(read(tmp_path / "a.npy"), torch.from_numpy(video)[:, None])
+    assert read(tmp_path / "b.npy").shape == (12, 3, 8, 8)
+    assert torch.equal(read(tmp_path / "c.npz"), torch.from_numpy(video)[:, None])
+
+
+def test_png_folder_is_read_in_numeric_order(tmp_path):
+    video = (frames() * 255).round().astype(np.uint8)
+    for t in range(12):
+        Image.fromarray(video[t]).save(tmp_path / f"frame{t}.png")  # frame10 after frame9
+    got = read(tmp_path)
+    np.testing.assert_array_equal(got[:, 0].numpy(), video.astype(np.float64))
+
+
+def test_video_file_through_pyav(tmp_path):
+    av = pytest.importorskip("av")
+    path = tmp_path / "v.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        for t in range(10):
+            grey = np.full((16, 16, 3), 20 * t, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(grey, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    video = read(path)
+    assert video.shape == (10, 1, 16, 16)
+    means = video.mean(dim=(1, 2, 3)).numpy()
+    assert np.all(np.diff(means) > 0)  # the ramp of grey levels survives the codec
+
+
+def test_missing_video_extra_names_it(tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_av(name, *args, **kwargs):
+        if name == "av":
+            raise ImportError("no av")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_av)
+    (tmp_path / "v.mp4").write_bytes(b"\x00" * 10)
+    with pytest.raises(SmoothscopeError, match=r"video.*extra") as info:
+        open_video(tmp_path / "v.mp4")
+    assert VIDEO_EXTRA_HINT in str(info.value)
+
+
+def test_bad_inputs_raise_one_error_each(tmp_path):
+    np.save(tmp_path / "short.npy", frames(t=2))
+    np.save(tmp_path / "flat.npy", frames()[0])
+    np.save(tmp_path / "text.npy", np.array(["a", "b", "c"]))
+    nan = frames()
+    nan[4, 1, 1] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    (tmp_path / "junk.mp4").write_bytes(b"not a video at all")
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "0.png")
+    Image.fromarray(np.zeros((8, 9), np.uint8)).save(folder / "1.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "2.png")
+    cases = {
+        "short.npy": "at least 3 frames",
+        "flat.npy": r"\[T, H, W\]",
+        "text.npy": "numeric",
+        "junk.mp4": "could not decode",
+        "mixed": "equal size",
+        "nowhere.npy": "existing",
+    }
+    for name, message in cases.items():
+        with pytest.raises(SmoothscopeError, match=message):
+            read(tmp_path / name)
+    with pytest.raises(SmoothscopeError, match="finite"):
+        read(tmp_path / "nan.npy")
