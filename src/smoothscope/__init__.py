@@ -19,6 +19,8 @@ from .experiments import available_experiments as available_experiments
 from .experiments import run_experiment as run_experiment
 from .models import available_models as available_models
 from .models import build as build
+from .profiling import compare_profiles as compare_profiles
+from .profiling import profile as profile
 from .results import Claim as Claim
 from .signals import NonsmoothnessMaps as NonsmoothnessMaps
 from .signals import ave_nonsmooth as ave_nonsmooth
@@ -40,10 +42,12 @@ __all__ = [
     "available_models",
     "ave_nonsmooth",
     "build",
+    "compare_profiles",
     "detect_kinks",
     "fit",
     "nonsmoothness_maps",
     "peak_mask",
+    "profile",
     "reconstruct_videos",
     "run_experiment",
     "second_difference",
