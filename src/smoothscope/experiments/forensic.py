@@ -34,7 +34,14 @@ from .._io import load_state_dict, save_figure, save_npz, save_state_dict
 from .._validate import Bound
 from ..forensic.baseline import dct_features
 from ..forensic.detector import Detector, fit_detector
-from ..forensic.evaluation import bootstrap_weights, interval, roc_curve, tpr_at_fpr, weighted_auc
+from ..forensic.evaluation import (
+    Estimate,
+    bootstrap_weights,
+    interval,
+    roc_curve,
+    tpr_at_fpr,
+    weighted_auc,
+)
 from ..forensic.features import FEATURE_NAMES, video_features
 from ..forensic.processors import (
     FAMILIES,
@@ -522,10 +529,15 @@ def _auc(fold: dict[str, Any], weights: np.ndarray) -> tuple[float, np.ndarray]:
     return point, weighted_auc(fold["scores"], fold["labels"], weights)
 
 
+def _auc_interval(fold: dict[str, Any], weights: np.ndarray) -> Estimate:
+    """The ROC-AUC of a fold with its cluster-bootstrap interval (each AUC computed once)."""
+    point, reps = _auc(fold, weights)
+    return interval(reps, point)
+
+
 def _summary(fold: dict[str, Any], config: ForensicConfig, seed: int) -> dict[str, Any]:
     weights = bootstrap_weights(fold["groups"], config.n_boot, seed)
-    point, reps = _auc(fold, weights)
-    est = interval(reps, point)
+    est = _auc_interval(fold, weights)
     return {
         "auc": est.value,
         "auc_interval": [est.low, est.high],
@@ -853,9 +865,9 @@ def _claims(
         cid = "A.forensic.relu_maxpool_heldout"
         fold = lofo[relu]["ns"]
         weights = bootstrap_weights(fold["groups"], config.n_boot, seed + 10)
-        est = interval(_auc(fold, weights)[1], _auc(fold, weights)[0])
+        est = _auc_interval(fold, weights)
         ctrl_fold = lofo_shuffled[relu]
-        ctrl = interval(_auc(ctrl_fold, weights)[1], _auc(ctrl_fold, weights)[0])
+        ctrl = _auc_interval(ctrl_fold, weights)
         n = int(np.unique(fold["groups"]).size)
         claims.append(_claim(cid, est, n, _control(cid, "shuffled_labels", shuffled_text, ctrl)))
     if relu in lofo and soft in lofo:
@@ -878,8 +890,8 @@ def _claims(
     cid = "A.forensic.content_heldout"
     fold = content["ns"]
     weights = bootstrap_weights(fold["groups"], config.n_boot, seed + 12)
-    est = interval(_auc(fold, weights)[1], _auc(fold, weights)[0])
-    ctrl = interval(_auc(content_shuffled, weights)[1], _auc(content_shuffled, weights)[0])
+    est = _auc_interval(fold, weights)
+    ctrl = _auc_interval(content_shuffled, weights)
     n = int(np.unique(fold["groups"]).size)
     claims.append(_claim(cid, est, n, _control(cid, "shuffled_labels", shuffled_text, ctrl)))
     cid = "A.forensic.complements_baseline"
