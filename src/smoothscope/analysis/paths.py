@@ -19,7 +19,6 @@ import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -27,7 +26,7 @@ from torch.func import functional_call, vmap
 
 from .._errors import SmoothscopeError
 from .._validate import as_tensor, check_finite, positive
-from .linear_paths import linear_recording
+from .linear_paths import _first_tensor, linear_recording
 
 __all__ = [
     "LOSS",
@@ -218,16 +217,6 @@ class _Directions:
     def chunk(self, ds: Sequence[int]) -> dict[int, list[torch.Tensor]]:
         self.cache = {d: self.cache[d] if d in self.cache else self.make(d) for d in ds}
         return self.cache
-
-
-def _first_tensor(value: Any, layer: str) -> torch.Tensor:
-    if isinstance(value, (tuple, list)) and value:
-        value = value[0]
-    if not isinstance(value, torch.Tensor):
-        raise SmoothscopeError(
-            f"layer {layer!r}: expected a tensor as its output, got {type(value).__name__}"
-        )
-    return value
 
 
 def weight_path(
