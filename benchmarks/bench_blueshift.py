@@ -20,7 +20,8 @@ RSS before it.
 
 Targets: speed-up over the loop ≥ 10 (toy_cnn50) and ≥ 3 (cifar_cnn); throughput ≥ 40 % of the
 fixed-weight forward pass; same numbers; memory bounded by the chunk size. Times are CPU times
-(user + sys), best of ``--repeats``, one intra-op thread by default (``--threads``).
+(user + sys), best of ``--repeats``, one intra-op thread by default (``--threads``); with
+``--device cuda``, wall times between synchronisations and the GPU allocator's peak memory.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from _common import cpu_timed, machine, now, write_row
+from _common import device_timed, machine, now, write_row
 from smoothscope.analysis import linear_paths
 from smoothscope.analysis.paths import OUTPUT, freeze_batchnorm_stats, weight_path
 
@@ -76,15 +77,17 @@ def cifar_cnn(seed: int = 0) -> nn.Module:
 MODELS = {"toy_cnn50": toy_cnn, "cifar_cnn": cifar_cnn}
 
 
-def setup(name: str, images: int, dtype: torch.dtype, seed: int = 0):
+def setup(name: str, images: int, dtype: torch.dtype, seed: int = 0, device: str = "cpu"):
+    """Model (BatchNorm frozen), images and a unit direction, drawn on the CPU, moved to
+    ``device``."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(images, 3, 32, 32, generator=g)
-    model = freeze_batchnorm_stats(MODELS[name](seed=seed), x).to(dtype)
+    model = freeze_batchnorm_stats(MODELS[name](seed=seed), x).to(dtype=dtype, device=device)
     params = dict(model.named_parameters())
     raw = {n: torch.randn(p.shape, generator=g, dtype=torch.float64) for n, p in params.items()}
     norm = torch.sqrt(sum((v**2).sum() for v in raw.values()))
-    direction = {n: (v / norm).to(dtype) for n, v in raw.items()}
-    return model, x.to(dtype), direction
+    direction = {n: (v / norm).to(dtype=dtype, device=device) for n, v in raw.items()}
+    return model, x.to(dtype=dtype, device=device), direction
 
 
 @torch.no_grad()
@@ -98,7 +101,7 @@ def loop_path(model, x, direction, alpha, points) -> torch.Tensor:
         for n, p in params.items():
             p.copy_(base[n] + (t / alpha) * direction[n])
         outs.append(work(x))
-    return torch.stack(outs)
+    return torch.stack(outs).cpu()  # where weight_path returns its values
 
 
 def batched_path(model, x, direction, alpha, points, chunk_size, dtype) -> torch.Tensor:
@@ -148,6 +151,8 @@ def main() -> None:
                         help="comma-separated: float32, float64")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--device", type=str, default="cpu", choices=["cpu", "cuda"],
+                        help="cuda: wall times between synchronisations, GPU peak memory")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--no-record", action="store_true", help="do not write README rows")
     parser.add_argument("--child-memory", type=int, default=None, help=argparse.SUPPRESS)
@@ -180,7 +185,8 @@ def run_model(name: str, args, dt: str) -> dict:
     if name not in MODELS:
         raise SystemExit(f"--models: expected names from {sorted(MODELS)}, got {name!r}")
     dtype = DTYPES[dt]
-    model, x, direction = setup(name, args.images, dtype)
+    dev = torch.device(args.device)
+    model, x, direction = setup(name, args.images, dtype, device=args.device)
     n_params = sum(p.numel() for p in model.parameters())
     batched_path(model, x, direction, args.alpha, 8, 8, dtype)  # warm-up (kernels)
     loop_path(model, x, direction, args.alpha, 8)
@@ -190,32 +196,43 @@ def run_model(name: str, args, dt: str) -> dict:
     err = float((fast - slow).abs().max() / slow.abs().max())
     truth_err = {}
     if dtype != torch.float64:  # both against the float64 loop
-        m64, x64, d64 = setup(name, args.images, torch.float64)
+        m64, x64, d64 = setup(name, args.images, torch.float64, device=args.device)
         truth = loop_path(m64, x64, d64, args.alpha, args.points)
         scale = truth.abs().max()
         truth_err = {"path_vs_float64": float((fast.double() - truth).abs().max() / scale),
                      "loop_vs_float64": float((slow.double() - truth).abs().max() / scale)}
-    t_fast, load_fast = cpu_timed(
+    t_fast, load_fast = device_timed(
         lambda: batched_path(model, x, direction, args.alpha, args.points, args.chunk_size, dtype),
-        args.repeats,
-    )
-    t_slow, load_slow = cpu_timed(
-        lambda: loop_path(model, x, direction, args.alpha, args.points), args.repeats
+        args.repeats, dev,
+    )  # fmt: skip
+    t_slow, load_slow = device_timed(
+        lambda: loop_path(model, x, direction, args.alpha, args.points), args.repeats, dev
     )
     linear_paths.ENABLED = False  # the previous evaluation: vmap over path points
-    t_vmap, _ = cpu_timed(
+    t_vmap, _ = device_timed(
         lambda: batched_path(model, x, direction, args.alpha, args.points, args.chunk_size, dtype),
-        args.repeats,
-    )
+        args.repeats, dev,
+    )  # fmt: skip
     linear_paths.ENABLED = True
-    t_all, _ = cpu_timed(lambda: fixed_forward(model, x, args.points, args.points), args.repeats)
-    t_chunks, _ = cpu_timed(
-        lambda: fixed_forward(model, x, args.points, args.chunk_size), args.repeats
+    t_all, _ = device_timed(
+        lambda: fixed_forward(model, x, args.points, args.points), args.repeats, dev
+    )
+    t_chunks, _ = device_timed(
+        lambda: fixed_forward(model, x, args.points, args.chunk_size), args.repeats, dev
     )
     t_limit = min(t_all, t_chunks)
 
     memory = []
     for chunk in [int(c) for c in args.memory_chunks.split(",") if c]:
+        if dev.type == "cuda":  # the allocator's own peak, in this process
+            torch.cuda.synchronize(dev)
+            before = torch.cuda.memory_allocated(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+            batched_path(model, x, direction, args.alpha, args.points, chunk, dtype)
+            extra = (torch.cuda.max_memory_allocated(dev) - before) / 2**20
+            memory.append({"chunk_size": chunk, "rss_before_mib": before / 2**20,
+                           "peak_mib": extra + before / 2**20, "extra_mib": round(extra, 1)})
+            continue
         cmd = [sys.executable, __file__, "--child-memory", str(chunk), "--models", name,
                "--points", str(args.points), "--images", str(args.images), "--dtype",
                dt, "--threads", str(args.threads)]  # fmt: skip
@@ -225,12 +242,12 @@ def run_model(name: str, args, dt: str) -> dict:
     speedup, fraction = t_slow / t_fast, t_limit / t_fast
     same = err < TOLERANCE[dt]
     result = {
-        "date": now(), "machine": machine(), "model": f"{name}, {n_params} parameters",
+        "date": now(), "machine": machine(dev), "model": f"{name}, {n_params} parameters",
         "images": args.images, "points": args.points, "dtype": dt,
-        "chunk_size": args.chunk_size, "path_cpu_s": round(t_fast, 4),
-        "loop_cpu_s": round(t_slow, 4), "vmap_cpu_s": round(t_vmap, 4),
-        "fixed_all_cpu_s": round(t_all, 4),
-        "fixed_chunks_cpu_s": round(t_chunks, 4), "speedup": round(speedup, 2),
+        "chunk_size": args.chunk_size, "device": args.device, "path_s": round(t_fast, 4),
+        "loop_s": round(t_slow, 4), "vmap_s": round(t_vmap, 4),
+        "fixed_all_s": round(t_all, 4),
+        "fixed_chunks_s": round(t_chunks, 4), "speedup": round(speedup, 2),
         "speedup_target": SPEEDUP_TARGET[name], "limit_fraction": round(fraction, 3),
         "limit_target": LIMIT_TARGET, "loop_over_limit": round(t_slow / t_limit, 2),
         "max_rel_diff": err, "same_numbers": same, **truth_err,
@@ -260,7 +277,7 @@ def run_model(name: str, args, dt: str) -> dict:
     if not args.no_record:
         mem = ", ".join(f"{m['chunk_size']}: {m['extra_mib']:.0f}" for m in memory)
         write_row("blueshift-linear", [
-            result["date"], machine(), name, dt, args.chunk_size, f"{t_fast:.3f} s",
+            result["date"], machine(dev), name, dt, args.chunk_size, f"{t_fast:.3f} s",
             f"{t_slow:.3f} s", f"{t_vmap:.3f} s", f"{t_limit:.3f} s",
             f"**{speedup:.1f}** {'✓' if ok_speed else '✗'}",
             f"**{fraction:.2f}** {'✓' if ok_limit else '✗'}", f"{err:.1e}"

@@ -14,8 +14,9 @@ estimator: R = mean d / mean g over all (input, draw) samples, standard error
   Passes continue until the precision is reached.
 * **Project**: ``relative_stability`` (clean features once per call, several diffeomorphisms per
   image in one batch, float32 forward passes with float64 accumulation, one denominator per
-  batch for all layers, fields as batched matmuls). A pilot call with 2 diffeomorphisms per
-  input estimates the draws needed; the second call uses that many (both calls are timed).
+  batch for all layers, fields as batched matmuls, channels-last layout on the CPU) in one
+  call with ``target_rse``: a first round of 2 diffeomorphisms per input, then rounds sized
+  from the precision reached, every draw pooled (the whole call is timed).
 
     .venv/bin/python benchmarks/bench_stability_precision.py [--target-rse 0.01]
 
@@ -72,10 +73,11 @@ class OriginalLoop:
         feats = {n: {"clean": [], "def": [], "noisy": []} for n in self.layers}
         for xb in self.x.split(self.batch):
             tau = torch.cat([
-                random_diffeo(img[None].double(), self.temperature, self.cut, generator=self.g)
+                random_diffeo(img[None].double().cpu(), self.temperature, self.cut,
+                              generator=self.g)
                 for img in xb
-            ]).float()  # fmt: skip
-            noise = torch.randn(xb.shape, generator=self.g)
+            ]).float().to(xb.device)  # fmt: skip
+            noise = torch.randn(xb.shape, generator=self.g).to(xb.device)
             scale = (tau - xb).flatten(1).norm(dim=1) / noise.flatten(1).norm(dim=1)
             noisy = xb + noise * scale.view(-1, 1, 1, 1)
             for kind, inputs in (("clean", xb), ("def", tau), ("noisy", noisy)):
@@ -102,35 +104,44 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--target-rse", type=float, default=0.01)
     parser.add_argument("--max-passes", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=32, help="project: clean inputs per pass")
+    parser.add_argument("--device", type=str, default="cpu", choices=["cpu", "cuda"],
+                        help="cuda: both sides on the GPU (draws on CPU generators), wall times")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--no-record", action="store_true", help="do not write README rows")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    dev = torch.device(args.device)
     model = build("vgg11", in_channels=1, num_classes=10, width=args.width, seed=0).eval()
+
+    def clock() -> float:  # CPU time on the CPU; wall time between synchronisations on CUDA
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+            return time.perf_counter()
+        return time.process_time()
+
     images, _ = sklearn_digits_dataset(size=32)
     x = images[: args.inputs].float()
     layers = list(model.representation_layers())
     last = layers[-1]
     T, cut = default_temperature(32, 3), 3
-    relative_stability(model, x[:8], temperature=T, cut=cut, diffeos_per_input=1, batch_size=8)
+    relative_stability(model, x[:8], temperature=T, cut=cut, diffeos_per_input=1, batch_size=8,
+                       device=dev)  # fmt: skip
 
-    # ---- project: pilot, then the draws the pilot says are needed --------------------------
-    start = time.process_time()
-    pilot_k = 2
-    pilot = relative_stability(model, x, temperature=T, cut=cut, diffeos_per_input=pilot_k,
-                               batch_size=64, seed=0)  # fmt: skip
-    row = pilot.rows[-1]
-    rse = row["R_se"] / row["R"]
-    k = max(pilot_k, math.ceil(pilot_k * (rse / args.target_rse) ** 2 * 1.1))
-    batch = max(2, 512 // (1 + 2 * k))  # ~512 images per forward pass
-    final = relative_stability(model, x, temperature=T, cut=cut, diffeos_per_input=k,
-                               batch_size=batch, seed=1)  # fmt: skip
-    t_project = time.process_time() - start
+    # ---- project: one call sampling to the precision (a first round of 2 draws per input,
+    # then rounds sized from the precision reached; every draw pooled) -----------------------
+    start = clock()
+    final = relative_stability(model, x, temperature=T, cut=cut, diffeos_per_input=2,
+                               batch_size=args.batch, seed=0, device=dev,
+                               target_rse=args.target_rse)  # fmt: skip
+    t_project = clock() - start
+    k = final.diffeos_per_input
     R_p, se_p = final.rows[-1]["R"], final.rows[-1]["R_se"]
 
     # ---- original: passes until the precision is reached -----------------------------------
-    start = time.process_time()
-    loop = OriginalLoop(model, x, layers, T, cut, seed=2)
+    model.to(dev)
+    start = clock()
+    loop = OriginalLoop(model, x.to(dev), layers, T, cut, seed=2)
     passes = 0
     while True:
         loop.one_pass()
@@ -138,7 +149,7 @@ def main() -> None:
         R_o, se_o, n_o = loop.estimate(last)
         if se_o / R_o <= args.target_rse or passes >= args.max_passes:
             break
-    t_original = time.process_time() - start
+    t_original = clock() - start
 
     speedup = t_original / t_project
     z = abs(R_p - R_o) / math.hypot(se_p, se_o)
@@ -148,13 +159,15 @@ def main() -> None:
         per_layer.append({"layer": r["layer"], "R_project": r["R"], "R_original": Ro,
                           "z": round(abs(r["R"] - Ro) / math.hypot(r["R_se"], so), 2)})  # fmt: skip
     result = {
-        "date": now(), "machine": machine(), "model": f"vgg11 width {args.width} at init",
+        "date": now(), "machine": machine(dev), "device": args.device,
+        "model": f"vgg11 width {args.width} at init",
         "inputs": args.inputs, "target_rse": args.target_rse,
-        "project_cpu_s": round(t_project, 2), "project_draws_per_input": k,
+        "project_s": round(t_project, 2), "project_draws_per_input": k,
+        "project_rounds": final.extra["rounds"],
         "project_samples": args.inputs * k, "project_R": R_p, "project_rse": se_p / R_p,
-        "original_cpu_s": round(t_original, 2), "original_passes": passes,
+        "original_s": round(t_original, 2), "original_passes": passes,
         "original_samples": n_o, "original_R": R_o, "original_rse": se_o / R_o,
-        "per_sample_ms_project": round(1e3 * t_project / (args.inputs * (k + pilot_k)), 3),
+        "per_sample_ms_project": round(1e3 * t_project / (args.inputs * k), 3),
         "per_sample_ms_original": round(1e3 * t_original / n_o, 3),
         "speedup": round(speedup, 2), "target": TARGET_SPEEDUP, "z_last_layer": round(z, 2),
         "max_z_all_layers": max(p["z"] for p in per_layer), "layers": per_layer,
@@ -175,7 +188,8 @@ def main() -> None:
           f"{TARGET_SPEEDUP:g}); |z| = {z:.2f} (< {Z_MAX:g}) -> {verdict}")  # fmt: skip
     if not args.no_record:
         write_row("stability-precision", [
-            result["date"], machine(), f"{t_project:.1f} s ({args.inputs}×{k} + pilot)",
+            result["date"], machine(dev),
+            f"{t_project:.1f} s ({args.inputs}×{k}, rounds {final.extra['rounds']})",
             f"{t_original:.1f} s ({passes} passes)",
             f"{result['per_sample_ms_project']} / {result['per_sample_ms_original']}",
             f"**{speedup:.2f}** {'✓' if ok_speed else '✗'}",

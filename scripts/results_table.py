@@ -15,6 +15,8 @@ which folder and which command produced it.
 With ``--baseline`` (the same reproduce at another scale, normally quick) each claim that was
 not reproduced or inconclusive there gets a *cause*, decided mechanically:
 
+* reproduced here, by a run that read the same data as the baseline's run (only the scale
+  changed): ``scale``;
 * reproduced here, and reproduced in ``--digits`` (this scale on the embedded digits):
   ``scale``;
 * reproduced here, not reproduced or inconclusive in ``--digits``: ``data``;
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import platform
 import sys
@@ -78,11 +81,16 @@ def uses_real_data(run: Mapping[str, Any]) -> bool:
 
 def _claims(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     claims = [
-        dict(c, experiment=r["experiment"], real_data=uses_real_data(r))
+        dict(c, experiment=r["experiment"], real_data=uses_real_data(r), data_used=_data_key(r))
         for r in runs
         for c in r["claims"]
     ]
     return sorted(claims, key=lambda c: (str(c["paper"]), c["id"]))
+
+
+def _data_key(run: Mapping[str, Any]) -> str:
+    """What a run read, as a comparable string (its ``"data"`` entry)."""
+    return json.dumps(run.get("data") or {}, sort_keys=True)
 
 
 def _cell(text: Any) -> str:
@@ -116,6 +124,8 @@ def cause(
     if verdict == "inconclusive":
         return "undecided"
     if not here.get("real_data", True):
+        return "scale"
+    if here.get("data_used") is not None and here.get("data_used") == baseline.get("data_used"):
         return "scale"
     if digits is None:
         return "scale or data"
@@ -269,7 +279,8 @@ def render(
     if baseline is not None:
         parts += [
             f"Each claim not reproduced at the {label} scale gets a cause: `scale` (reproduced "
-            "here and on the digits at this scale), `data` (reproduced here, not on the digits), "
+            f"here, on the same data as the {label} run or also on the digits at this scale), "
+            "`data` (reproduced here, not on the digits), "
             "`scale or data` (reproduced here, no digits run to tell; `scale` when the "
             "experiment reads no dataset from files), `disagreement` (not "
             "reproduced here by the claim's own rule, at this scale and on this data; its "

@@ -41,7 +41,18 @@ def _claim(cid: str, verdict: str, paper: str = "A", kind: str = "paper", **kw) 
     ).to_dict()
 
 
-def _write(folder: Path, scale: str, verdicts: dict[str, str], *, wall_s: float = 120.0):
+FASHION = {"train": "fashion-mnist (/usr/share/datasets/fashion-mnist)"}
+DIGITS = {"train": "scikit-learn digits (embedded)"}
+
+
+def _write(
+    folder: Path,
+    scale: str,
+    verdicts: dict[str, str],
+    *,
+    wall_s: float = 120.0,
+    data: dict[str, str] = FASHION,
+):
     """One reproduce folder: experiment ``exp`` holding one claim per id."""
     run = folder / "exp"
     claims = [_claim(cid, v) for cid, v in verdicts.items()]
@@ -55,7 +66,7 @@ def _write(folder: Path, scale: str, verdicts: dict[str, str], *, wall_s: float 
             "scale": scale,
             "seed": 0,
             "environment": {"smoothscope": __version__, "torch": "2", "threads": 2},
-            "data": {"train": "fashion-mnist (/usr/share/datasets/fashion-mnist)"},
+            "data": data,
             "claims": claims,
             "measurements": {},
         },
@@ -97,8 +108,14 @@ def test_causes_follow_the_rule(tmp_path):
             "A.4": "not reproduced",
             "A.5": "reproduced",
         },
+        data=DIGITS,  # the baseline read other data: only a digits run can tell data from scale
     )
-    digits = _write(tmp_path / "dig", "standard", {"A.1": "reproduced", "A.2": "not reproduced"})
+    digits = _write(
+        tmp_path / "dig",
+        "standard",
+        {"A.1": "reproduced", "A.2": "not reproduced"},
+        data=DIGITS,
+    )
     text = results_table.render(
         results_table.load_runs(std),
         source="std",
@@ -127,6 +144,13 @@ def test_causes_follow_the_rule(tmp_path):
         results_table.load_runs(std), source="std", baseline_runs=results_table.load_runs(quick)
     )
     assert "| scale or data |" in no_digits and "on digits" not in no_digits
+    # the same data at both scales: only the scale changed
+    same = _write(tmp_path / "quick-fashion", "quick", {"A.1": "inconclusive"})
+    text = results_table.render(
+        results_table.load_runs(std), source="std", baseline_runs=results_table.load_runs(same)
+    )
+    (row,) = [line for line in text.splitlines() if line.startswith("| `A.1`")]
+    assert row.rstrip(" |").endswith("scale")
 
 
 def test_control_shown_and_cli(tmp_path, capsys):

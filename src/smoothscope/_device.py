@@ -9,13 +9,15 @@ bits from run to run and from the CPU.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from ._errors import SmoothscopeError
 
-__all__ = ["DEVICES", "device_name", "resolve_device"]
+__all__ = ["DEVICES", "device_name", "full_float32", "resolve_device"]
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -61,3 +63,21 @@ def device_name(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     return "cpu"
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """Float32 stays float32 on CUDA while inside (also a decorator): TensorFloat-32 (a 10-bit
+    mantissa, cuDNN's default for convolutions) is switched off for cuDNN and cuBLAS and the
+    caller's settings are restored on exit. Measured on an H200 before this guard: a float32
+    weight path of a small CNN was 2.2e-4 away from the float64 truth (the per-point loop,
+    whose small batches cuDNN ran without TF32, 2.7e-7). No effect on the CPU.
+    """
+    conv, matmul = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = conv
+        torch.backends.cuda.matmul.allow_tf32 = matmul

@@ -204,9 +204,10 @@ _device_option = click.option(
     type=click.Choice(["cpu", "cuda", "auto"]),
     default="cpu",
     show_default=True,
-    help="Device (auto: CUDA if available). `analyze stability` runs there; the experiments "
-    "(run, reproduce) run their cells on the CPU and refuse a CUDA device. Results state the "
-    "device; bit-identical results are promised on the CPU only.",
+    help="Device (auto: CUDA if available). Models, data and diffeomorphisms move there in "
+    "`analyze stability` and in the experiments stability and scale-detection (run refuses "
+    "cuda for the others; reproduce runs them on the CPU). Results state the device; "
+    "bit-identical results are promised on the CPU only.",
 )
 
 
@@ -409,6 +410,7 @@ def reproduce_command(
         seed=seed,
         executor=where,
         progress=_progress(no_progress),
+        device=device,
     )
     for name, info in result["experiments"].items():
         state = "reused (finished earlier)" if info["status"] == "reused" else "ran"

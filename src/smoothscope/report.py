@@ -33,10 +33,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ._device import resolve_device
 from ._errors import SmoothscopeError
 from ._io import _jsonable, atomic_write_bytes, load_json
 from .experiments import SCALES, available_experiments, get_experiment, run_experiment
-from .experiments._base import check_data
+from .experiments._base import DEVICE_ENV, check_data
 from .results import KINDS, VERDICTS
 from .sweep import ExecutorSpec
 
@@ -749,11 +750,21 @@ def _check_out(out: Path) -> None:
         raise SmoothscopeError(f"--out: expected a writable directory, got {out} ({exc})") from exc
 
 
-def _plan(run_dir: Path, name: str, scale: str, seed: int) -> str:
+def _device_for(name: str, device: str | None) -> str:
+    """The device of experiment ``name`` in a ``reproduce``: ``device`` (default
+    ``$SMOOTHSCOPE_DEVICE``, else the CPU) where its cells can use it, else the CPU."""
+    cls = get_experiment(name).config
+    device = device if device is not None else os.environ.get(DEVICE_ENV, "cpu")
+    if resolve_device(device).type in cls.DEVICES:
+        return cls.cell_device_name(device)
+    return "cpu"
+
+
+def _plan(run_dir: Path, name: str, scale: str, seed: int, device: str = "cpu") -> str:
     """``"done"`` (finished, same config), ``"run"`` (new or interrupted); raise if foreign."""
     if run_dir.exists() and not run_dir.is_dir():
         raise SmoothscopeError(f"--out: expected {run_dir} to be a directory, got a file")
-    config = get_experiment(name).config.preset(scale, seed=seed)
+    config = get_experiment(name).config.preset(scale, seed=seed, device=device)
     check_data(config)  # a missing or corrupt dataset is refused before anything runs
     expected = config.to_dict()
     expected = json.loads(json.dumps(_jsonable(expected)))
@@ -790,6 +801,7 @@ def reproduce(
     seed: int = 0,
     executor: ExecutorSpec | None = None,
     progress: bool = True,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Run every registered experiment (or those in ``only``) into ``out/<name>/``, then write
     ``out/report.html``.
@@ -806,6 +818,9 @@ def reproduce(
         seed: seed of every experiment.
         executor: where the cells run (default: in this process).
         progress: one bar over experiments, with each experiment's own bars below it.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (default ``$SMOOTHSCOPE_DEVICE``, else the
+            CPU) for the experiments whose cells can use it; the others run on the CPU (each
+            run's ``config.json`` and report state the device used).
 
     Returns:
         ``{"out", "report", "experiments": {name: {"status": "ran" | "reused", "run_dir"}},
@@ -817,9 +832,12 @@ def reproduce(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SmoothscopeError(f"seed: expected a non-negative integer, got {seed!r}")
     names = _select(only)
+    if device is not None:
+        resolve_device(device)  # an unknown device or CUDA without CUDA: before any write
     out = Path(out) if out is not None else Path("runs") / f"reproduce-{scale}-seed{seed}"
     _check_out(out)
-    plan = {name: _plan(out / name, name, scale, seed) for name in names}
+    devices = {name: _device_for(name, device) for name in names}
+    plan = {name: _plan(out / name, name, scale, seed, devices[name]) for name in names}
 
     done: dict[str, dict[str, str]] = {}
     bar = tqdm(
@@ -841,6 +859,7 @@ def reproduce(
                     out=run_dir,
                     progress=progress,
                     executor=executor,
+                    options={"device": devices[name]},
                 )
             done[name] = {
                 "status": "ran" if plan[name] == "run" else "reused",

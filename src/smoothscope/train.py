@@ -58,16 +58,18 @@ def _train_epoch(
     """One pass over shuffled minibatches; returns the mean training loss."""
     model.train()
     n = inputs.shape[0]
-    order = torch.randperm(n, generator=generator)
-    total = 0.0
+    order = torch.randperm(n, generator=generator).to(inputs.device)  # CPU draws, any device
+    # the running sum stays on the inputs' device (no host sync per step on a GPU); float64
+    # products and sums in the same order give the same bits as Python floats on the CPU
+    total = torch.zeros((), dtype=torch.float64, device=inputs.device)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(inputs[idx]), targets[idx])
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * idx.numel()
-    return total / n
+        total += loss.detach().double() * idx.numel()
+    return float(total) / n
 
 
 def fit(

@@ -195,3 +195,45 @@ def test_device_option_and_a_clear_error_without_cuda():
     if not torch.cuda.is_available():
         with pytest.raises(SmoothscopeError, match="no CUDA"):
             relative_stability(nn.Identity(), x, device="cuda")
+
+
+def test_channels_last_layout_gives_the_same_numbers():
+    """Image models run in channels-last layout; the rows are read in memory order, which no
+    quantity depends on (only squared norms and pair distances)."""
+    from smoothscope.analysis import stability
+
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 3, 3), nn.ReLU())
+    x = _images(n=8)
+    fast = relative_stability(model.double(), x, layers=["1", "3"], batch_size=4, seed=5)
+    try:
+        stability.CHANNELS_LAST = False
+        plain = relative_stability(model.double(), x, layers=["1", "3"], batch_size=4, seed=5)
+    finally:
+        stability.CHANNELS_LAST = True
+    for a, b in zip(fast.rows, plain.rows, strict=True):
+        for key in ("D", "D_se", "G", "G_se", "R", "R_se"):
+            assert a[key] == pytest.approx(b[key], rel=1e-10)
+
+
+def test_target_rse_samples_until_the_precision_is_reached():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 3, 3))
+    x = _images(n=8)
+    one = relative_stability(model, x, layers=["1", "2"], diffeos_per_input=2, batch_size=4)
+    assert one.extra["rounds"] == [2] and one.diffeos_per_input == 2
+    last = one.rows[-1]
+    assert last["R_se"] / last["R"] > 0.02  # the test needs more than the first round
+    sampled = relative_stability(model, x, layers=["1", "2"], diffeos_per_input=2,
+                                 batch_size=4, target_rse=0.02)  # fmt: skip
+    rounds = sampled.extra["rounds"]
+    assert len(rounds) >= 2 and rounds[0] == 2 and sampled.diffeos_per_input == sum(rounds)
+    last = sampled.rows[-1]
+    assert last["R_se"] / last["R"] <= 0.02
+    # the first round is the fixed-count call itself: same generator, same first draws
+    assert sampled.rows[0]["D"] != one.rows[0]["D"]  # later rounds pooled in
+    capped = relative_stability(model, x, layers=["1", "2"], diffeos_per_input=2,
+                                batch_size=4, target_rse=1e-6, max_diffeos_per_input=5)  # fmt: skip
+    assert capped.diffeos_per_input == 5
+    with pytest.raises(SmoothscopeError, match="target_rse"):
+        relative_stability(model, x, target_rse=0)

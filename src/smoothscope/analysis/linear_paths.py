@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
+from .._device import full_float32
 from .._errors import SmoothscopeError
 
 __all__ = [
@@ -268,6 +269,7 @@ def _first_tensor(value: Any, layer: str) -> torch.Tensor:
 
 
 @torch.no_grad()
+@full_float32()
 def linear_weight_path(
     model: nn.Module,
     inputs: torch.Tensor,

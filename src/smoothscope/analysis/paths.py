@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from .._device import full_float32
 from .._errors import SmoothscopeError
 from .._validate import as_tensor, check_finite, positive
 from .linear_paths import _first_tensor, linear_recording
@@ -219,6 +220,7 @@ class _Directions:
         return self.cache
 
 
+@full_float32()
 def weight_path(
     model: nn.Module,
     x: torch.Tensor,

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._device import device_name, resolve_device
+from .._device import device_name, full_float32, resolve_device
 from .._errors import SmoothscopeError
 from .._validate import as_tensor, check_finite, check_rank, positive
 from ..data.diffeo import random_diffeo, temperature_for_displacement, temperature_range
@@ -109,13 +109,26 @@ class _Capture:
         def hook(module, args, output):
             if isinstance(output, (tuple, list)):
                 output = output[0]
-            self.values[name] = output.detach().flatten(1)
+            self.values[name] = _rows(output.detach())
 
         return hook
 
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
+
+
+def _rows(f: torch.Tensor) -> torch.Tensor:
+    """``[B, F]`` rows of a representation, without a copy where the memory layout allows.
+
+    A channels-last 4-D tensor is read in its memory order (``[B, H, W, C]``): every quantity
+    built from the rows (squared norms of differences, pair distances) is invariant to the
+    order of the features.
+    """
+    channels_last = f.is_contiguous(memory_format=torch.channels_last)
+    if f.dim() == 4 and not f.is_contiguous() and channels_last:
+        return f.permute(0, 2, 3, 1).flatten(1)
+    return f.flatten(1)
 
 
 def _layers(model: nn.Module, layers: Sequence[str] | None) -> list[str]:
@@ -141,6 +154,9 @@ def _pair_distances(f: torch.Tensor, pairs: str = "distinct") -> torch.Tensor:
     d.fill_diagonal_(0.0)
     return d.sum(1) / (f.shape[0] - (1 if pairs == "distinct" else 0))
 
+
+CHANNELS_LAST = True
+"""Evaluate image models in channels-last layout (same numbers up to float rounding)."""
 
 CONVENTIONS = ("project", "peer")
 PEER_DELTA = 1.0
@@ -181,6 +197,7 @@ def _check_inputs(x: torch.Tensor, custom: bool) -> None:
 
 
 @torch.no_grad()
+@full_float32()
 def relative_stability(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -199,6 +216,8 @@ def relative_stability(
     pairs: str | None = None,
     convention: str = "project",
     device: str | torch.device | None = None,
+    target_rse: float | None = None,
+    max_diffeos_per_input: int = 4096,
 ) -> StabilityResult:
     """D, G and R (paper B eq. 1) of chosen layers of ``model`` on ``inputs``.
 
@@ -236,6 +255,13 @@ def relative_stability(
             distinct pairs) or ``"peer"`` (the original authors' code: δ = 1 pixel, bilinear,
             all pairs). Arguments given explicitly override the convention.
         device: ``"cpu"``, ``"cuda"``, ``"auto"`` or a ``torch.device``; None: the model's.
+        target_rse: sample to a precision instead of a fixed count: after a first round of
+            ``diffeos_per_input`` draws per input, further rounds (sized from the relative
+            standard error reached so far) until ``R_se / R`` of the *last* requested layer
+            is at most ``target_rse``; every draw of every round is pooled.
+            ``extra["rounds"]`` lists the draws per input of each round.
+        max_diffeos_per_input: the most draws per input with ``target_rse`` (a layer whose R
+            cannot reach the precision stops there).
 
     Returns:
         :class:`StabilityResult` with one row per layer, in the order given. A layer whose
@@ -272,6 +298,9 @@ def relative_stability(
             f"batch_size: expected at least 2 (pairs of inputs), got {batch_size}"
         )
     per = positive(diffeos_per_input, "diffeos_per_input", integer=True)
+    max_per = positive(max_diffeos_per_input, "max_diffeos_per_input", integer=True)
+    if target_rse is not None:
+        target_rse = positive(target_rse, "target_rse")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise SmoothscopeError(f"seed: expected an int, got {seed!r}")
     names = _layers(model, layers)
@@ -297,39 +326,55 @@ def relative_stability(
         dev = resolve_device(device)
     dtype = param.dtype if param is not None and param.is_floating_point() else x.dtype
     evaluator = copy.deepcopy(model).to(dev).eval()
+    # image batches in channels-last layout: oneDNN's convolutions run ~1.5x faster on the CPU
+    memory_format = torch.channels_last if CHANNELS_LAST and x.dim() == 4 else None
+    if memory_format is not None:
+        evaluator = evaluator.to(memory_format=memory_format)
     capture = _Capture(evaluator, names)
     generator = torch.Generator().manual_seed(seed)
     sums = {name: {"d": [], "g": [], "pairs": []} for name in names}
     # nearly equal batches of at least batch_size inputs (never a batch of one)
     batches = torch.tensor_split(x, max(1, x.shape[0] // batch_size))
+    rounds = [per]  # draws per input of each round (one round without target_rse)
     try:
-        for clean in tqdm(batches, desc="stability", disable=not progress, leave=False):
-            b = clean.shape[0]
-            clean64 = clean.to(torch.float64)
-            deformed = deformation(clean64, per, generator).to(torch.float64)
-            noise = torch.randn(deformed.shape, generator=generator, dtype=torch.float64)
-            if rectify_noise:
-                noise = noise.clamp_min(0.0)
-            shape = (b, per, *deformed.shape[1:])
-            change = deformed.view(shape) - clean64.unsqueeze(1)  # τx − x, no copy of x
-            scale = change.flatten(2).norm(dim=2) / noise.view(b, per, -1).norm(dim=2)
-            noisy = torch.addcmul(
-                clean64.unsqueeze(1), noise.view(shape), scale.view(b, per, *[1] * (x.dim() - 1))
-            ).view(deformed.shape)
-            batch = torch.cat([clean64, deformed, noisy]).to(device=dev, dtype=dtype)
-            out = evaluator(batch)
-            values = dict(capture.values)
-            if OUTPUT in names:
-                values[OUTPUT] = (out[0] if isinstance(out, (tuple, list)) else out).flatten(1)
-            for name in names:
-                f = values[name]
-                f_clean = f[:b].unsqueeze(1)  # [b, 1, F], broadcast over the draws
-                d = f[b : b + b * per].view(b, per, -1) - f_clean
-                g = f[b + b * per :].view(b, per, -1) - f_clean
-                # differences in the model's dtype (exact rounding), squares summed in float64
-                sums[name]["d"].append(d.square().sum(2, dtype=torch.float64).flatten().cpu())
-                sums[name]["g"].append(g.square().sum(2, dtype=torch.float64).flatten().cpu())
-                sums[name]["pairs"].append(_pair_distances(f[:b].to(torch.float64), pairs).cpu())
+        while rounds[-1] > 0:
+            first = len(rounds) == 1
+            k = rounds[-1]
+            bar = tqdm(batches, desc="stability", disable=not progress, leave=False)
+            for clean in bar:
+                b = clean.shape[0]
+                clean64 = clean.to(torch.float64)
+                deformed = deformation(clean64, k, generator).to(torch.float64)
+                noise = torch.randn(deformed.shape, generator=generator, dtype=torch.float64)
+                if rectify_noise:
+                    noise = noise.clamp_min(0.0)
+                shape = (b, k, *deformed.shape[1:])
+                change = deformed.view(shape) - clean64.unsqueeze(1)  # τx − x, no copy of x
+                scale = change.flatten(2).norm(dim=2) / noise.view(b, k, -1).norm(dim=2)
+                noisy = torch.addcmul(
+                    clean64.unsqueeze(1), noise.view(shape), scale.view(b, k, *[1] * (x.dim() - 1))
+                ).view(deformed.shape)
+                batch = torch.cat([clean64, deformed, noisy]).to(device=dev, dtype=dtype)
+                if memory_format is not None:
+                    batch = batch.contiguous(memory_format=memory_format)
+                out = evaluator(batch)
+                values = dict(capture.values)
+                if OUTPUT in names:
+                    values[OUTPUT] = _rows(out[0] if isinstance(out, (tuple, list)) else out)
+                for name in names:
+                    f = values[name]
+                    f_clean = f[:b].unsqueeze(1)  # [b, 1, F], broadcast over the draws
+                    d = f[b : b + b * k].view(b, k, -1) - f_clean
+                    g = f[b + b * k :].view(b, k, -1) - f_clean
+                    # differences in the model's dtype (exact rounding), squares summed in
+                    # float64 (vector_norm's float64 path: faster than square + sum)
+                    for key, diff in (("d", d), ("g", g)):
+                        norm = torch.linalg.vector_norm(diff, dim=2, dtype=torch.float64)
+                        sums[name][key].append(norm.square_().flatten().cpu())
+                    if first:  # the same clean inputs in every round: their pairs once
+                        pairs_b = _pair_distances(f[:b].to(torch.float64), pairs)
+                        sums[name]["pairs"].append(pairs_b.cpu())
+            rounds.append(_next_round(sums[names[-1]], sum(rounds), target_rse, max_per))
     finally:
         capture.remove()
     rows, undefined = [], {}
@@ -347,7 +392,23 @@ def relative_stability(
     extra = {"convention": convention, "interpolation": interpolation, "pairs": pairs,
              "delta": None if delta is None else float(delta), "device": device_name(dev),
              "undefined": undefined}  # fmt: skip
-    return StabilityResult(rows, t, float(cut), int(x.shape[0]), per, extra)
+    extra["rounds"] = rounds[:-1]
+    return StabilityResult(rows, t, float(cut), int(x.shape[0]), sum(rounds), extra)
+
+
+def _next_round(
+    layer: dict[str, list[torch.Tensor]], drawn: int, target: float | None, cap: int
+) -> int:
+    """Draws per input of the next round: 0 without a target, once it is reached or at the
+    cap; else enough to reach it by the ``1/√n`` law (+5 %), at least one."""
+    if target is None or drawn >= cap:
+        return 0
+    r = _ratios(torch.cat(layer["d"]), torch.cat(layer["g"]), torch.cat(layer["pairs"]))
+    rse = r["R_se"] / abs(r["R"]) if r["R"] else math.nan
+    if not math.isfinite(rse) or rse <= target:
+        return 0
+    need = math.ceil(drawn * (rse / target) ** 2 * 1.05)
+    return max(1, min(need - drawn, cap - drawn))
 
 
 def _mean_se(v: torch.Tensor) -> tuple[float, float]:

@@ -61,10 +61,13 @@ class ExperimentConfig:
         seed: the run's seed; every cell derives its own from it.
         threads_per_cell: intra-op threads of each cell. On CPU the bits of a result depend on
             it (not on the executor or the number of workers), so it is part of the config.
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (default: ``$SMOOTHSCOPE_DEVICE``, set by
-            ``--device``, else ``"cpu"``). The experiments' cells do not move their models yet,
-            so a device that resolves to anything but the CPU is refused here, before anything
-            runs, rather than recorded for a computation that happened on the CPU.
+        device: ``"cpu"``, ``"cuda"`` (``"cuda:k"``) or ``"auto"`` (default:
+            ``$SMOOTHSCOPE_DEVICE``, set by ``--device``, else ``"cpu"``), resolved here to the
+            device the cells use: ``"auto"`` becomes CUDA when CUDA is present *and* the
+            experiment's cells can use it (``DEVICES``), else ``"cpu"``; an explicit CUDA
+            device for an experiment whose cells run on the CPU only is refused before
+            anything runs, rather than recorded for a computation that happened on the CPU.
+            Bit-identical results are promised on the CPU only.
     """
 
     seed: int = 0
@@ -82,14 +85,36 @@ class ExperimentConfig:
         # one source of validation for the CLI, --set and the API: every field is coerced to
         # its type (strings read as the CLI reads them) and checked against its bounds
         validate_dataclass_fields(self, self.field_bounds())
-        device = resolve_device(self.device)  # a clear error for an unknown device or no CUDA
-        if device.type != "cpu":
-            raise SmoothscopeError(
-                f"device: {self.device!r} resolves to {device.type}, but the experiments' cells "
-                "run on the CPU in this version (their models and data are not moved yet); "
-                "--device cuda applies to `smoothscope analyze stability` and "
-                "relative_stability(device=...)"
-            )
+        object.__setattr__(self, "device", self.cell_device_name(self.device))
+
+    DEVICES: ClassVar[tuple[str, ...]] = ("cpu",)
+    """Device types the experiment's cells can use (``"cuda"``: models, data and
+    diffeomorphisms move to it)."""
+
+    @classmethod
+    def cell_device_name(cls, device: str) -> str:
+        """``device`` resolved for this experiment: ``"cpu"`` or ``"cuda[:k]"``.
+
+        Raises:
+            SmoothscopeError: an unknown device, CUDA on a machine without it, or an explicit
+                CUDA device for an experiment whose cells run on the CPU only.
+        """
+        resolved = resolve_device(device)  # a clear error for an unknown device or no CUDA
+        if resolved.type in cls.DEVICES:
+            return str(resolved)
+        if device == "auto":
+            return "cpu"
+        cuda = ", ".join(sorted(_cuda_experiments())) or "none"
+        raise SmoothscopeError(
+            f"device: {device!r}, but this experiment's cells run on the CPU only; "
+            f"--device cuda applies to the experiments {cuda}, to `analyze stability` and to "
+            "relative_stability(device=...)"
+        )
+
+    def cell_device(self) -> dict[str, str]:
+        """The cells' device as a cell-config entry: ``{}`` on the CPU (so the cells of a CPU
+        run keep their identities), else ``{"device": "cuda:0"}``."""
+        return {} if self.device == "cpu" else {"device": self.device}
 
     @classmethod
     def field_bounds(cls) -> dict[str, Bound]:
@@ -173,6 +198,11 @@ class ExperimentSpec:
 
 
 _EXPERIMENTS: dict[str, ExperimentSpec] = {}
+
+
+def _cuda_experiments() -> list[str]:
+    """Names of the registered experiments whose cells can run on CUDA."""
+    return [name for name, spec in _EXPERIMENTS.items() if "cuda" in spec.config.DEVICES]
 
 
 def register_experiment(spec: ExperimentSpec) -> ExperimentSpec:

@@ -103,6 +103,10 @@ class ScaleDetectionConfig(ExperimentConfig):
     zoo_width: float = 1.0
     zoo_interpolation_multiple: float = 20.0
 
+    DEVICES: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    """D_k, G_k, R_k run on CUDA with ``device="cuda"``; the trainings stay on the CPU (SGD
+    with batches of 8 on a few hundred points is launch-bound: slower on a GPU)."""
+
     BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
         "width": Bound(1, 4096),
         "t1_gap": Bound(0, 1e6),
@@ -346,6 +350,7 @@ def measure_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         deformation=moves,
         rectify_noise=relu,
         batch_size=64,
+        device=config.get("device", "cpu"),
         **({"convention": config["convention"]} if "convention" in config else {}),
     )
     if "zoo" in family:  # no claim uses the deep nets' A_k: skip L² single-pixel passes
@@ -409,6 +414,7 @@ def plan(config: ScaleDetectionConfig) -> tuple[list[list[Cell]], dict[tuple[str
                         "translation": config.translation,
                         **({"convention": "peer"} if config.convention == "peer" else {}),
                         "seed": derive_seed(config.seed, "scale-measure", name, s),
+                        **config.cell_device(),
                     },
                     label=f"measure {name} #{s} {variant}",
                     threads=config.threads_per_cell,

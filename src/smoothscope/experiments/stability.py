@@ -97,6 +97,10 @@ class StabilityConfig(ExperimentConfig):
     input_noise: tuple[float, ...] = (0.0,)
     n_boot: int = 2000
 
+    DEVICES: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    """Training and D/G/R run on CUDA with ``device="cuda"``; filter spectra, shuffling and
+    the claims on the CPU."""
+
     BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
         "n_train": Bound(0, 1_000_000, unit_bytes=3 * 32 * 32 * 4, unit="3×32×32 image"),
         "n_test": Bound(0, 1_000_000, unit_bytes=3 * 32 * 32 * 4, unit="3×32×32 image"),
@@ -205,10 +209,13 @@ def _error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
-    """Train one network; writes ``init.pt`` and ``model.pt`` (best validation loss)."""
-    x_train, y_train, x_test, y_test = _split(config)
+    """Train one network on ``config["device"]`` (default the CPU); writes ``init.pt`` and
+    ``model.pt`` (best validation loss, on the CPU)."""
+    device = torch.device(config.get("device", "cpu"))
+    x_train, y_train, x_test, y_test = (t.to(device) for t in _split(config))
     model = _model(config)
     save_state_dict(ctx.out / "init.pt", model.state_dict())
+    model.to(device)
     result = fit(
         model,
         x_train,
@@ -228,7 +235,7 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     return {
         "test_error": _error(model, x_test, y_test),
         "best_epoch": result.best_epoch,
-        "init_test_error": _error(_model(config), x_test, y_test),
+        "init_test_error": _error(_model(config).to(device), x_test, y_test),
     }
 
 
@@ -263,6 +270,7 @@ def analyse_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         cut=config["cut"],
         diffeos_per_input=config["diffeos_per_input"],
         seed=config["seed"],
+        device=config["train"].get("device", "cpu"),
         **_peer_options(config.get("convention", "project"), config.get("interpolation", "")),
     )
     modules = dict(model.named_modules())
@@ -307,6 +315,7 @@ def plan(config: StabilityConfig) -> tuple[list[list[Cell]], dict[tuple[str, int
             "epochs": config.epochs,
             "batch_size": config.batch_size,
             "lr": config.lr,
+            **config.cell_device(),
         }
         if eta:
             train_config["noise"] = eta
