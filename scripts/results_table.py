@@ -16,7 +16,8 @@ With ``--baseline`` (the same reproduce at another scale, normally quick) each c
 not reproduced or inconclusive there gets a *cause*, decided mechanically:
 
 * reproduced here, by a run that read the same data as the baseline's run (only the scale
-  changed): ``scale``;
+  changed): ``scale``, or ``scale + data`` when ``--digits`` holds the claim and does not
+  reproduce it (the larger scale needs the real images too);
 * reproduced here, and reproduced in ``--digits`` (this scale on the embedded digits):
   ``scale``;
 * reproduced here, not reproduced or inconclusive in ``--digits``: ``data``;
@@ -35,6 +36,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -126,6 +128,10 @@ def cause(
     if not here.get("real_data", True):
         return "scale"
     if here.get("data_used") is not None and here.get("data_used") == baseline.get("data_used"):
+        # only the scale changed; a digits run that does not reproduce it says real data is
+        # needed too
+        if digits is not None and digits["verdict"] != "reproduced":
+            return "scale + data"
         return "scale"
     if digits is None:
         return "scale or data"
@@ -174,14 +180,37 @@ def tallies_table(claims: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def cost_note(power: str, wall_s: float | None) -> str:
+    """What deciding an inconclusive claim would cost: the factor on the replicates that its
+    power note asks for, and that factor times the experiment's wall time (an upper bound when
+    only part of the experiment scales with those replicates)."""
+    match = re.search(r"needs >= (\d+) (.*) \(has (\d+)\)", power)
+    if not match or int(match.group(3)) == 0:
+        return ""
+    if "layer" in match.group(2):
+        return " (more layers means a deeper network: another protocol, not a longer run)"
+    factor = int(match.group(1)) / int(match.group(3))
+    text = f"×{factor:.1f} the replicates of this run"
+    if wall_s is not None:
+        hours = factor * wall_s / 3600
+        text += (
+            f", about {hours:.1f} h of this experiment on this machine"
+            if hours >= 1
+            else f", about {hours * 60:.0f} min of this experiment on this machine"
+        )
+    return f" ({text})"
+
+
 def claims_table(
     claims: Sequence[Mapping[str, Any]],
     baseline: Sequence[Mapping[str, Any]] | None = None,
     digits: Sequence[Mapping[str, Any]] | None = None,
     baseline_label: str = "baseline",
+    walls: Mapping[str, float | None] | None = None,
 ) -> str:
     """Markdown table of claims, with the baseline verdict and cause columns when given, and
-    the power notes of inconclusive claims below it."""
+    the power notes of inconclusive claims below it (with their cost, from ``walls``: the wall
+    time of each experiment)."""
     base = {c["id"]: c for c in baseline or []}
     dig = {c["id"]: c for c in digits or []}
     head = ["claim", "kind", "verdict", "measured", "95% interval", "paper", "control"]
@@ -213,7 +242,8 @@ def claims_table(
         rows.append("| " + " | ".join(cells) + " |")
         if c["verdict"] == "inconclusive":
             note = c.get("power") or "no power note (no threshold, interval or replicates)"
-            notes.append(f"- `{_cell(c['id'])}`: {_cell(note)}")
+            cost = cost_note(note, (walls or {}).get(c.get("experiment", "")))
+            notes.append(f"- `{_cell(c['id'])}`: {_cell(note)}{cost}")
     out = "\n".join(rows)
     if notes:
         out += "\n\nInconclusive claims, what would decide them:\n\n" + "\n".join(notes)
@@ -256,7 +286,8 @@ def render(
     label = baseline_runs[0]["scale"] if baseline_runs else "baseline"
     if section == "tallies":
         return tallies_table(claims) + "\n"
-    table = claims_table(claims, baseline, digits, label)
+    walls = {str(r["experiment"]): r.get("wall_s") for r in runs}
+    table = claims_table(claims, baseline, digits, label, walls)
     if section == "claims":
         return table + "\n"
     scales = sorted({str(r["scale"]) for r in runs})
@@ -280,7 +311,8 @@ def render(
         parts += [
             f"Each claim not reproduced at the {label} scale gets a cause: `scale` (reproduced "
             f"here, on the same data as the {label} run or also on the digits at this scale), "
-            "`data` (reproduced here, not on the digits), "
+            f"`scale + data` (reproduced here on the {label} run's data, not on the digits at "
+            "this scale), `data` (reproduced here, not on the digits), "
             "`scale or data` (reproduced here, no digits run to tell; `scale` when the "
             "experiment reads no dataset from files), `disagreement` (not "
             "reproduced here by the claim's own rule, at this scale and on this data; its "

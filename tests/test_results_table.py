@@ -150,7 +150,17 @@ def test_causes_follow_the_rule(tmp_path):
         results_table.load_runs(std), source="std", baseline_runs=results_table.load_runs(same)
     )
     (row,) = [line for line in text.splitlines() if line.startswith("| `A.1`")]
-    assert row.rstrip(" |").endswith("scale")
+    assert row.rstrip(" |").endswith("| scale")
+    # ... and real data needed too when the digits at this scale do not reproduce it
+    no = _write(tmp_path / "dig-no", "standard", {"A.1": "inconclusive"}, data=DIGITS)
+    text = results_table.render(
+        results_table.load_runs(std),
+        source="std",
+        baseline_runs=results_table.load_runs(same),
+        digits_runs=results_table.load_runs(no),
+    )
+    (row,) = [line for line in text.splitlines() if line.startswith("| `A.1`")]
+    assert row.rstrip(" |").endswith("| scale + data")
 
 
 def test_control_shown_and_cli(tmp_path, capsys):
@@ -179,3 +189,14 @@ def test_runs_without_real_data_changed_only_their_scale():
     assert results_table.cause(here, {"verdict": "inconclusive"}, None) == "scale or data"
     assert results_table.cause(here, {"verdict": "reproduced"}, None) == ""
     assert results_table.cause(here, None, None) == ""
+
+
+def test_cost_of_deciding_an_inconclusive_claim():
+    note = "needs >= 60 trained networks (has 20) for the interval to exclude 0"
+    assert results_table.cost_note(note, 600.0) == (
+        " (×3.0 the replicates of this run, about 30 min of this experiment on this machine)"
+    )
+    assert "about 2.0 h" in results_table.cost_note(note, 2400.0)
+    assert results_table.cost_note(note, None) == " (×3.0 the replicates of this run)"
+    assert results_table.cost_note("the interval is not finite: no replicate count", 60) == ""
+    assert "deeper network" in results_table.cost_note("needs >= 11 layers (has 10) for", 60)
