@@ -605,7 +605,14 @@ def analyze() -> None:
     type=click.IntRange(min=1),
     default=4,
     show_default=True,
-    help="Diffeomorphisms per input.",
+    help="Diffeomorphisms per input (with --target-rse: the first round).",
+)
+@click.option(
+    "--target-rse",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Sample until R of the last layer has this relative standard error (e.g. 0.01); "
+    "every draw is pooled.",
 )
 @click.option("--batch-size", type=click.IntRange(min=2), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -625,6 +632,7 @@ def analyze_stability(
     temperature,
     cut,
     diffeos,
+    target_rse,
     batch_size,
     seed,
     device,
@@ -650,6 +658,7 @@ def analyze_stability(
         seed=seed,
         progress=_progress(no_progress),
         device=device,
+        target_rse=target_rse,
     )
     width = max(len(r["layer"]) for r in result.rows)
     click.echo(
@@ -673,7 +682,8 @@ def analyze_stability(
                 "temperature": result.temperature,
                 "cut": result.cut,
                 "n_inputs": result.n_inputs,
-                "diffeos_per_input": diffeos,
+                "diffeos_per_input": result.diffeos_per_input,
+                "rounds": result.extra["rounds"],
                 "device": result.extra["device"],
             },
         )

@@ -209,6 +209,12 @@ def test_cli_analyze_stability_on_a_saved_model(tmp_path, capsys):
     ]
     assert main(argv) == 0
     assert "output" in capsys.readouterr().out
+    # sampling to a precision: the JSON records the draws of every round
+    out2 = tmp_path / "precise.json"
+    assert main([*argv, "--target-rse", "0.5", "--diffeos", "1", "--out", str(out2)]) == 0
+    table = json.loads(out2.read_text())
+    assert table["rounds"][0] == 1 and table["diffeos_per_input"] == sum(table["rounds"])
+    assert main([*argv, "--target-rse", "0"]) == 2  # a non-positive target is refused
 
 
 @pytest.mark.parametrize(
