@@ -268,6 +268,55 @@ def _first_tensor(value: Any, layer: str) -> torch.Tensor:
     return value
 
 
+class _Recorder:
+    """Forward hooks keeping each recorded module's output (cloned: in-place successors cannot
+    change it) once per forward pass, and the order in which the modules ran."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        record: Sequence[str],
+        transform: Callable[[torch.Tensor, str], torch.Tensor] = lambda value, name: value,
+    ) -> None:
+        modules = dict(model.named_modules())
+        self.hooked = [n for n in record if n != OUTPUT]
+        self.captured: dict[str, torch.Tensor] = {}
+        self.order: list[str] = []
+        self._transform = transform
+        self._handles = [modules[n].register_forward_hook(self._hook(n)) for n in self.hooked]
+
+    def _hook(self, name: str):
+        def hook(module, args, output):
+            if name in self.captured:
+                raise SmoothscopeError(
+                    f"record: expected module {name!r} to run once per forward pass, got several "
+                    "(a shared module); record a module that runs once"
+                )
+            self.captured[name] = self._transform(_first_tensor(output, name), name).clone()
+            self.order.append(name)
+
+        return hook
+
+    def clear(self) -> None:
+        """Forget the last forward pass."""
+        self.captured.clear()
+        self.order.clear()
+
+    def values(self, out: torch.Tensor, record: Sequence[str]) -> list[torch.Tensor]:
+        """The recorded values of the last forward pass in ``record``'s order (``out`` for
+        ``"output"``), after checking that every hooked module ran."""
+        missing = [n for n in self.hooked if n not in self.captured]
+        if missing:
+            raise SmoothscopeError(
+                f"record: expected module {missing[0]!r} to run in the forward pass, it did not"
+            )
+        return [out if n == OUTPUT else self.captured[n] for n in record]
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
 @torch.no_grad()
 @full_float32()
 def linear_weight_path(
@@ -324,23 +373,6 @@ def linear_weight_path(
     base = {n: v.to(device=device, dtype=dtype) for n, v in base.items()}
     B = x.shape[0]
     state = _State(B)
-    modules = dict(model.named_modules())
-    hooked = [n for n in record if n != OUTPUT]
-    captured: dict[str, torch.Tensor] = {}
-    call_order: list[str] = []
-
-    def hook_for(name: str):
-        def hook(module, args, output):
-            if name in captured:
-                raise SmoothscopeError(
-                    f"record: expected module {name!r} to run once per forward pass, got several "
-                    "(a shared module); record a module that runs once"
-                )
-            value = _points(_first_tensor(output, name), name).clone()
-            captured[name] = value
-            call_order.append(name)
-
-        return hook
 
     def _points(value: torch.Tensor, name: str) -> torch.Tensor:
         """``[P·B, ...]`` or a shared ``[B, ...]`` -> ``[P, B, ...]``."""
@@ -349,7 +381,7 @@ def linear_weight_path(
         return value.reshape(state.points, B, *value.shape[1:])
 
     replaced = _install(model, base, direction, state)
-    handles = [modules[n].register_forward_hook(hook_for(n)) for n in hooked]
+    recorder = _Recorder(model, record, _points)
     store: list[torch.Tensor] | None = None
     order: list[str] = []
     N = steps.numel()
@@ -358,8 +390,7 @@ def linear_weight_path(
             stop = min(start + chunk_size, N)
             state.points = stop - start
             state.scale = steps[start:stop].repeat_interleave(B)
-            captured.clear()
-            call_order.clear()
+            recorder.clear()
             try:
                 out = model(x if state.share else state.expand(x))
             except RuntimeError:
@@ -368,26 +399,19 @@ def linear_weight_path(
                 # an unexpanded tensor met an expanded one (e.g. the input on a skip path):
                 # compute from the expanded batch from now on
                 state.share = False
-                captured.clear()
-                call_order.clear()
+                recorder.clear()
                 out = model(state.expand(x))
             out = _points(_first_tensor(out, OUTPUT), OUTPUT)
-            missing = [n for n in hooked if n not in captured]
-            if missing:
-                raise SmoothscopeError(
-                    f"record: expected module {missing[0]!r} to run in the forward pass, it did not"
-                )
-            values = [out if n == OUTPUT else captured[n] for n in record]
+            values = recorder.values(out, record)
             if loss_fn is not None:
                 values.append(torch.stack([loss_fn(o, targets).reshape(()) for o in out]))
             if store is None:
-                order = [*call_order]
+                order = [*recorder.order]
                 store = [torch.empty((N, *v.shape[1:]), dtype=v.dtype) for v in values]
             for buf, v in zip(store, values, strict=True):
                 buf[start:stop] = v.detach().to("cpu")
     finally:
-        for h in handles:
-            h.remove()
+        recorder.remove()
         for module in replaced:
             del module.forward
     return tuple(store or ()), order

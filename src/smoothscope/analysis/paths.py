@@ -27,7 +27,7 @@ from torch.func import functional_call, vmap
 from .._device import full_float32
 from .._errors import SmoothscopeError
 from .._validate import as_tensor, check_finite, positive
-from .linear_paths import _first_tensor, linear_recording
+from .linear_paths import _first_tensor, _Recorder, linear_recording
 
 __all__ = [
     "LOSS",
@@ -426,35 +426,12 @@ def weight_path(
         outputs = dict(zip(layers, store[: len(layers)], strict=True))
         return PathRecording(t=t, alpha=alpha, outputs=outputs, loss=loss,
                              parameters=tuple(names), direction=kind, seed=seed)  # fmt: skip
-    modules = dict(evaluator.named_modules())
-    captured: dict[str, torch.Tensor] = {}
-    call_order: list[str] = []
-
-    def hook_for(name: str):
-        def hook(module, args, output):
-            if name in captured:
-                raise SmoothscopeError(
-                    f"record: expected module {name!r} to run once per forward pass, got several "
-                    "(a shared module); record a module that runs once"
-                )
-            captured[name] = _first_tensor(output, name).clone()
-            call_order.append(name)
-
-        return hook
-
-    hooked = [n for n in layers if n != OUTPUT]
-    handles = [modules[n].register_forward_hook(hook_for(n)) for n in hooked]
+    recorder = _Recorder(evaluator, layers)
 
     def forward(perturbed: dict[str, torch.Tensor]):
-        captured.clear()
-        call_order.clear()
+        recorder.clear()
         out = _first_tensor(functional_call(evaluator, perturbed, (x,)), OUTPUT)
-        missing = [n for n in hooked if n not in captured]
-        if missing:
-            raise SmoothscopeError(
-                f"record: expected module {missing[0]!r} to run in the forward pass, it did not"
-            )
-        values = [out if n == OUTPUT else captured[n] for n in layers]
+        values = recorder.values(out, layers)
         if loss_fn is not None:
             values.append(loss_fn(out, targets).reshape(()))
         return tuple(values)
@@ -487,7 +464,7 @@ def weight_path(
                     stacked_params[n] = parts[0] if len(parts) == 1 else torch.cat(parts)
                 values = batched(stacked_params)
                 if store is None:
-                    order = [*call_order]  # forward order of the hooked modules
+                    order = [*recorder.order]  # forward order of the hooked modules
                     store = [
                         torch.empty((points, n_directions, *v.shape[1:]), dtype=dtype)
                         for v in values
@@ -498,8 +475,7 @@ def weight_path(
                     for d, a, b in runs:
                         buf[int(j_of[a]) : int(j_of[a]) + b - a, d] = v[a:b]
     finally:
-        for h in handles:
-            h.remove()
+        recorder.remove()
     outputs = dict(zip(layers, store[: len(layers)], strict=True))
     loss = store[len(layers)] if loss_fn is not None else None
     return PathRecording(
