@@ -123,6 +123,50 @@ def _nan_note(tables: dict[str, np.ndarray]) -> str:
     return ("; " + "; ".join(notes)) if notes else ""
 
 
+def _labelled_control(
+    cid: str, description: str, value: float, lo: float, hi: float, sign: int
+) -> Control:
+    """The control of claim ``cid`` from ``"id: description"``, judged by the same rule."""
+    return Control(
+        id=f"{cid}/{description.split(':')[0]}",
+        description=description.split(":", 1)[1].strip(),
+        measured=value,
+        uncertainty=(lo, hi) if np.isfinite(lo) else None,
+        verdict=_verdict(value, lo, hi, sign),
+    )
+
+
+def _h_claim(
+    cid: str,
+    where: str,
+    statement: str,
+    estimate: tuple[float, float, float],
+    sign: int,
+    rule: str,
+    ctrl: Control | None,
+    no_control: str | None,
+    shape: tuple[int, int],
+) -> Claim:
+    """A paper C claim on a mean over initialisations × directions, threshold 0."""
+    value, lo, hi = estimate
+    return Claim(
+        cid,
+        "C",
+        where,
+        statement,
+        None,
+        value,
+        (lo, hi) if np.isfinite(lo) else None,
+        _verdict(value, lo, hi, sign),
+        rule,
+        kind="paper",
+        control=ctrl,
+        no_control=no_control,
+        replicates={"initialisations": shape[0], "directions": shape[1]},
+        threshold=0.0,
+    )
+
+
 def _difference_claim(
     cid: str,
     where: str,
@@ -150,35 +194,15 @@ def _difference_claim(
     if control is not None:
         c_smooth, c_rough, description = control
         c_value, c_lo, c_hi = _difference(tables[c_smooth], tables[c_rough], n_boot, seed + 1)
-        interval = (c_lo, c_hi) if np.isfinite(c_lo) else None
-        ctrl = Control(
-            id=f"{cid}/{description.split(':')[0]}",
-            description=description.split(":", 1)[1].strip(),
-            measured=c_value,
-            uncertainty=interval,
-            verdict=_verdict(c_value, c_lo, c_hi, +1),
-        )
+        ctrl = _labelled_control(cid, description, c_value, c_lo, c_hi, +1)
     rule = (
         f"{what}: {quantity}, mean over {n_i} initialisations × {n_d} directions, "
         "95 % two-level bootstrap (initialisations, then directions); reproduced if the "
         f"interval is above 0{paper_note}"
         + _nan_note({smooth: tables[smooth], rough: tables[rough]})
     )
-    return Claim(
-        cid,
-        "C",
-        where,
-        statement,
-        None,
-        value,
-        (lo, hi) if np.isfinite(lo) else None,
-        _verdict(value, lo, hi, +1),
-        rule,
-        kind="paper",
-        control=ctrl,
-        no_control=no_control,
-        replicates={"initialisations": n_i, "directions": n_d},
-        threshold=0.0,
+    return _h_claim(
+        cid, where, statement, (value, lo, hi), +1, rule, ctrl, no_control, (n_i, n_d)
     )
 
 
@@ -211,13 +235,7 @@ def _slope_claim(
     if control is not None:
         c_tables, description = control
         c_value, c_lo, c_hi = _slope(x, c_tables, n_boot, seed + 1)
-        ctrl = Control(
-            id=f"{cid}/{description.split(':')[0]}",
-            description=description.split(":", 1)[1].strip(),
-            measured=c_value,
-            uncertainty=(c_lo, c_hi) if np.isfinite(c_lo) else None,
-            verdict=_verdict(c_value, c_lo, c_hi, sign),
-        )
+        ctrl = _labelled_control(cid, description, c_value, c_lo, c_hi, sign)
     side = "above" if sign > 0 else "below"
     rule = (
         f"{what}: least-squares slope of the mean boundary-free (taper) h, mean over {n_i} "
@@ -225,21 +243,8 @@ def _slope_claim(
         f"if the interval is {side} 0"
         + _nan_note({f"x = {xv:g}": t for xv, t in zip(x, tables, strict=True)})
     )
-    return Claim(
-        cid,
-        "C",
-        where,
-        statement,
-        None,
-        value,
-        (lo, hi) if np.isfinite(lo) else None,
-        _verdict(value, lo, hi, sign),
-        rule,
-        kind="paper",
-        control=ctrl,
-        no_control=no_control,
-        replicates={"initialisations": n_i, "directions": n_d},
-        threshold=0.0,
+    return _h_claim(
+        cid, where, statement, (value, lo, hi), sign, rule, ctrl, no_control, (n_i, n_d)
     )
 
 
