@@ -542,6 +542,13 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
     for process in processes:
         with contextlib.suppress(Exception):
             process.join(timeout=5)
+    # let the pool's manager thread see the dead workers and end: left running, it races the
+    # interpreter's exit hook, which then writes to its closed wake-up pipe and prints an
+    # "Exception ignored ... Bad file descriptor" traceback after the one-line message
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        with contextlib.suppress(Exception):
+            manager.join(timeout=5)
 
 
 @contextlib.contextmanager
