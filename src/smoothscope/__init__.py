@@ -9,7 +9,7 @@ The public API::
     ss.run_experiment("nonsmoothness", scale="quick")
 """
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 from ._errors import SmoothscopeError as SmoothscopeError
 from .analysis import VideoNonsmoothness as VideoNonsmoothness

@@ -286,7 +286,7 @@ def check_results(results: Any, path: str | os.PathLike) -> dict[str, Any]:
     and a known verdict, and either the same ``major.minor`` smoothscope version in
     ``environment.smoothscope`` or a ``schema`` in :data:`COMPATIBLE_SCHEMAS`.
     """
-    from . import __version__
+    from ._version import __version__
 
     if not isinstance(results, dict):
         raise SmoothscopeError(f"{path}: expected a results object, got {type(results).__name__}")
@@ -446,6 +446,8 @@ def _captions_for(name: str) -> dict[str, str]:
         spec = get_experiment(name)
     except SmoothscopeError:
         return captions
+    if spec.figures:
+        return {fig.file: fig.caption for fig in spec.figures}
     module = sys.modules.get(getattr(spec.run, "__module__", "") or "")
     extra = getattr(module, "CAPTIONS", None)
     if not isinstance(extra, Mapping):
@@ -597,7 +599,7 @@ def _scale_text(run: Mapping[str, Any]) -> str:
 
 def render_report(runs: Sequence[Mapping[str, Any]]) -> str:
     """The HTML of the report for ``runs`` (``results.json`` contents with their ``run_dir``)."""
-    from . import __version__
+    from ._version import __version__
 
     by_paper: dict[str, list[Mapping[str, Any]]] = {p: [] for p in PAPERS}
     for run in runs:

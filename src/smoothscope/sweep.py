@@ -97,7 +97,7 @@ DASK_CONNECT_TIMEOUT = "30s"
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 

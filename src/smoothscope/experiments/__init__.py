@@ -10,6 +10,7 @@ from . import stability as _stability  # noqa: F401
 from ._base import SCALES as SCALES
 from ._base import ExperimentConfig as ExperimentConfig
 from ._base import ExperimentSpec as ExperimentSpec
+from ._base import Figure as Figure
 from ._base import available_experiments as available_experiments
 from ._base import get_experiment as get_experiment
 from ._base import register_experiment as register_experiment
@@ -19,6 +20,7 @@ __all__ = [
     "SCALES",
     "ExperimentConfig",
     "ExperimentSpec",
+    "Figure",
     "available_experiments",
     "get_experiment",
     "register_experiment",

@@ -31,6 +31,7 @@ __all__ = [
     "SCALES",
     "ExperimentConfig",
     "ExperimentSpec",
+    "Figure",
     "available_experiments",
     "get_experiment",
     "register_experiment",
@@ -179,6 +180,34 @@ class ExperimentConfig:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A figure an experiment draws, declared beside the code that draws it.
+
+    Attributes:
+        file: its file name under the run's ``figures/``.
+        caption: what it shows and what to look at (the paper's figure and section first).
+        claims: the claims it shows: claim ids, or prefixes ending in ``*``
+            (``"B.task1.*"``); the report links each claim to its figures.
+    """
+
+    file: str
+    caption: str
+    claims: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.file.endswith(".png") or "/" in self.file:
+            raise SmoothscopeError(f"figure: expected a PNG file name, got {self.file!r}")
+        if not self.caption.strip():
+            raise SmoothscopeError(f"figure {self.file}: the caption is empty")
+
+    def shows(self, claim_id: str) -> bool:
+        """Whether this figure shows the claim ``claim_id``."""
+        return any(
+            claim_id.startswith(p[:-1]) if p.endswith("*") else claim_id == p for p in self.claims
+        )
+
+
+@dataclass(frozen=True)
 class ExperimentSpec:
     """A registered experiment.
 
@@ -186,6 +215,7 @@ class ExperimentSpec:
         name: CLI name.
         description: one line for ``smoothscope list``.
         config: the config class.
+        figures: the figures its runs may draw, with their captions.
         run: ``run(config, run_dir, progress=..., executor=...) -> {"claims": [Claim],
             "measurements": {...}}``; it runs its cells through the executor and writes arrays
             and figures into ``run_dir``.
@@ -195,6 +225,14 @@ class ExperimentSpec:
     description: str
     config: type[ExperimentConfig]
     run: Callable[..., Mapping[str, Any]]
+    figures: tuple[Figure, ...] = ()
+
+    def figure(self, file: str) -> Figure:
+        """The declared figure ``file`` (an undeclared figure is an error of the experiment)."""
+        for fig in self.figures:
+            if fig.file == file:
+                return fig
+        raise SmoothscopeError(f"experiment {self.name}: figure {file!r} is not declared")
 
 
 _EXPERIMENTS: dict[str, ExperimentSpec] = {}
@@ -226,7 +264,7 @@ def get_experiment(name: str) -> ExperimentSpec:
 
 
 def _environment(device: str = "cpu") -> dict[str, Any]:
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "smoothscope": __version__,

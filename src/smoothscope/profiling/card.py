@@ -180,7 +180,7 @@ def render_card(
     profiles: Sequence[Profile], differences: Sequence[dict[str, Any]] | None = None
 ) -> str:
     """The HTML of a card for one profile, or two with ``differences`` (b − a)."""
-    from .. import __version__
+    from .._version import __version__
 
     title = " vs ".join(p.model for p in profiles)
     out = [
