@@ -70,7 +70,7 @@ CLAIM_KEYS = (
     "rule",
 )
 """Keys every claim of a compatible ``results.json`` holds."""
-COMPATIBLE_SCHEMAS: tuple[int, ...] = (1, 2)
+COMPATIBLE_SCHEMAS: tuple[int, ...] = (1, 2, 3)
 """``results.json`` files declaring one of these ``schema`` values are read whatever version
 wrote them."""
 

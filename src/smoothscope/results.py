@@ -18,6 +18,13 @@ schema 2 also:
 * ``threshold`` and ``power``: the rule's threshold, and for an inconclusive claim a note computed
   from the observed spread that says how many replicates would decide it.
 
+Since schema 3 (the protocol ledger, :mod:`smoothscope.protocol`):
+
+* ``depends_on``: the config fields of the run's ledger whose value can change the verdict;
+* ``decided_under_deviation``: whether any of them deviates from the paper's value in this run
+  (set by :func:`smoothscope.experiments.run_experiment` from the run's ledger). A claim decided
+  under deviation that is not reproduced is never called a disagreement with the paper.
+
 Rules are fixed in code before a run; the helpers here apply them and return ``inconclusive``
 when the interval straddles the threshold. Two rules hold for every claim and are applied here,
 so that no experiment can forget them: a claim whose control reproduces too is ``not
@@ -28,11 +35,12 @@ is not finite (a dead, NaN or diverged model) is never ``reproduced``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ._errors import SmoothscopeError
+from .protocol import check_depends_on, decided_under_deviation
 
 __all__ = [
     "KINDS",
@@ -153,6 +161,10 @@ class Claim:
         threshold: the rule's threshold (for the power note).
         power: for an inconclusive claim, what would decide it (computed when not given).
         posthoc: for ``kind="post-hoc"``: ``"YYYY-MM-DD: why the rule was added"``.
+        depends_on: the ledger fields whose value can change the verdict (``()``: none, e.g. an
+            analytic toy); ``None`` only in results older than schema 3.
+        decided_under_deviation: whether a field of ``depends_on`` deviates from the paper in
+            the run (``None`` until the run's ledger is applied, see :meth:`with_ledger`).
     """
 
     id: str
@@ -171,6 +183,8 @@ class Claim:
     threshold: float | None = None
     power: str | None = None
     posthoc: str | None = None
+    depends_on: tuple[str, ...] | None = None
+    decided_under_deviation: bool | None = None
 
     def __post_init__(self) -> None:
         if self.paper not in ("A", "B", "C", "D"):
@@ -193,6 +207,15 @@ class Claim:
                 )
         object.__setattr__(self, "replicates", replicates)
         object.__setattr__(self, "uncertainty", _check_interval(self.id, self.uncertainty))
+        if self.depends_on is not None:
+            if isinstance(self.depends_on, str) or not all(
+                isinstance(f, str) and f for f in self.depends_on
+            ):
+                raise SmoothscopeError(
+                    f"claim {self.id}: depends_on must be a sequence of field names, "
+                    f"got {self.depends_on!r}"
+                )
+            object.__setattr__(self, "depends_on", tuple(dict.fromkeys(self.depends_on)))
         verdict, rule = self.verdict, self.rule
         interval_finite = self.uncertainty is None or all(_finite(v) for v in self.uncertainty)
         if verdict == "reproduced" and not (_finite(self.measured) and interval_finite):
@@ -242,12 +265,27 @@ class Claim:
             "threshold": self.threshold,
             "power": self.power,
             "posthoc": self.posthoc,
+            "depends_on": list(self.depends_on) if self.depends_on is not None else None,
+            "decided_under_deviation": self.decided_under_deviation,
         }
+
+    def with_ledger(self, entries: Sequence[Mapping[str, Any]]) -> Claim:
+        """This claim with ``decided_under_deviation`` read from a run's ledger entries.
+
+        Raises:
+            SmoothscopeError: ``depends_on`` names a field the ledger does not declare.
+        """
+        if self.depends_on is None:
+            return self
+        check_depends_on(self.id, self.depends_on, [e["field"] for e in entries])
+        return replace(
+            self, decided_under_deviation=decided_under_deviation(entries, self.depends_on)
+        )
 
 
 def claim_from_dict(d: Mapping[str, Any]) -> Claim:
-    """Rebuild a :class:`Claim` from its ``to_dict`` form (schema 2, or schema 1 without the new
-    fields)."""
+    """Rebuild a :class:`Claim` from its ``to_dict`` form (schema 3, or older schemas without
+    the newer fields)."""
     control = d.get("control")
     return Claim(
         id=d["id"],
@@ -266,6 +304,8 @@ def claim_from_dict(d: Mapping[str, Any]) -> Claim:
         threshold=d.get("threshold"),
         power=d.get("power"),
         posthoc=d.get("posthoc"),
+        depends_on=tuple(d["depends_on"]) if d.get("depends_on") is not None else None,
+        decided_under_deviation=d.get("decided_under_deviation"),
     )
 
 

@@ -18,6 +18,7 @@ from .._device import device_name, resolve_device
 from .._errors import SmoothscopeError
 from .._io import load_json, relative_paths, save_json
 from .._validate import Bound, validate_dataclass_fields, validate_field
+from ..protocol import PaperValue, ledger
 from ..results import Claim
 from ..sweep import (
     ExecutorSpec,
@@ -43,10 +44,12 @@ SCALES = ("quick", "standard", "paper")
 which each paper claim is decided, on one workstation; ``paper``: the papers' own protocol."""
 DEVICE_ENV = "SMOOTHSCOPE_DEVICE"
 """Environment variable holding the default ``device`` of configs (set by ``--device``)."""
-RESULTS_SCHEMA = 2
-"""Version of the ``results.json`` layout (claims + measurements); the report accepts it and 1.
-Schema 2 adds each claim's kind, control, replicates, threshold and power note, and the run's
-``data`` and ``deviations`` (config fields that differ from the named scale)."""
+RESULTS_SCHEMA = 3
+"""Version of the ``results.json`` layout (claims + measurements); the report accepts it and
+older ones. Schema 2 adds each claim's kind, control, replicates, threshold and power note, and
+the run's ``data`` and ``deviations`` (config fields that differ from the named scale); schema 3
+the run's ``protocol`` ledger and each claim's ``depends_on`` and ``decided_under_deviation``
+(:mod:`smoothscope.protocol`)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,34 @@ class ExperimentConfig:
             if f.name not in bounds and f.name.endswith(("_dir", "_path")):
                 bounds[f.name] = Bound(directory=True)
         return bounds
+
+    PROTOCOL: ClassVar[Mapping[str, PaperValue]] = {}
+    """The protocol ledger's declarations: for each field a paper fixes, the paper's value, its
+    source and why a scale may deviate (:class:`smoothscope.protocol.PaperValue`). A name that
+    is not a field is a value the run resolves itself (listed in ``RUNTIME_PROTOCOL``)."""
+    RUNTIME_PROTOCOL: ClassVar[tuple[str, ...]] = ()
+    """Ledger names whose value the run supplies (``outcome["protocol_values"]``), e.g. the
+    dataset actually found when the config says ``"auto"``."""
+
+    @classmethod
+    def protocol(cls) -> dict[str, PaperValue]:
+        """The declared ledger of the class and its bases (see ``PROTOCOL``).
+
+        Raises:
+            SmoothscopeError: a declared name that is neither a field nor in
+                ``RUNTIME_PROTOCOL``.
+        """
+        declared: dict[str, PaperValue] = {}
+        for klass in reversed(cls.__mro__):
+            declared.update(vars(klass).get("PROTOCOL", {}))
+        names = {f.name for f in dataclasses.fields(cls)} | set(cls.RUNTIME_PROTOCOL)
+        unknown = sorted(set(declared) - names)
+        if unknown:
+            raise SmoothscopeError(
+                f"{cls.__name__}.PROTOCOL declares {', '.join(unknown)}, which are neither "
+                "fields nor RUNTIME_PROTOCOL values"
+            )
+        return declared
 
     QUICK: ClassVar[Mapping[str, Any]] = {}
     STANDARD: ClassVar[Mapping[str, Any] | None] = None
@@ -301,6 +332,21 @@ def config_deviations(
     }
 
 
+def run_ledger(
+    config_cls: type[ExperimentConfig],
+    scale: str,
+    config: ExperimentConfig,
+    resolved: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The protocol ledger of a run of ``config`` started from ``scale``, as ``results.json``
+    records it; ``resolved`` holds the values the run resolved itself (``RUNTIME_PROTOCOL``)."""
+    values = config.to_dict() | dict(resolved or {})
+    user_set = list(config_deviations(config_cls, scale, config))
+    return [
+        e.to_dict() for e in ledger(config_cls.protocol(), values, scale, user_set=user_set)
+    ]
+
+
 def _check_run_dir(out: Path, config: Mapping[str, Any], name: str, scale: str) -> None:
     """Check, without writing, that ``out`` is new or holds a run of the same experiment and
     config."""
@@ -391,6 +437,7 @@ def run_experiment(
     config = spec.config.preset(scale, seed=seed, **dict(options or {}))
     out = Path(out) if out is not None else Path("runs") / f"{name}-{scale}-seed{config.seed}"
     check_data(config)
+    spec.config.protocol()  # a malformed ledger declaration is refused before anything runs
     _check_run_dir(out, config.to_dict(), name, scale)
     with open_executor(executor, log_folder=out / "slurm") as pool:
         _prepare_run_dir(out)
@@ -406,7 +453,9 @@ def run_experiment(
         # the run's own code (plans, claims, figures) sees seeded global RNGs too
         with seeded_global_rngs(derive_seed("run", name, config.seed)):
             outcome = spec.run(config, out, progress=progress, executor=pool)
-    claims: list[Claim] = list(outcome["claims"])
+    deviations = config_deviations(spec.config, scale, config)
+    protocol = run_ledger(spec.config, scale, config, outcome.get("protocol_values", {}))
+    claims: list[Claim] = [c.with_ledger(protocol) for c in outcome["claims"]]
     results = {
         "schema": RESULTS_SCHEMA,
         "experiment": name,
@@ -414,7 +463,8 @@ def run_experiment(
         "seed": config.seed,
         "environment": _environment(config.device),
         "data": dict(outcome.get("data", {})),
-        "deviations": config_deviations(spec.config, scale, config),
+        "deviations": deviations,
+        "protocol": protocol,
         "claims": [c.to_dict() for c in claims],
         "measurements": relative_paths(outcome.get("measurements", {}), out),
     }
