@@ -270,7 +270,7 @@ def test_reproduce_command(fake_experiment: str, tmp_path: Path, capsys):
     # results written by another version are refused with one line
     path = out / fake_experiment / "results.json"
     results = json.loads(path.read_text())
-    assert results["schema"] == 2  # every run declares its results schema
+    assert results["schema"] == 3  # every run declares its results schema
     results["environment"]["smoothscope"] = "0.0.1"
     results.pop("schema")  # another version without a compatible schema
     path.write_text(json.dumps(results))

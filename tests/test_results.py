@@ -44,6 +44,8 @@ def test_claim_schema():
         "threshold",
         "power",
         "posthoc",
+        "depends_on",
+        "decided_under_deviation",
     ]
     assert d["uncertainty"] == [2.1, 3.0] and d["paper_value"] is None
     with pytest.raises(SmoothscopeError, match="paper"):
