@@ -12,28 +12,19 @@ The input is what ``smoothscope reproduce --out DIR`` writes: ``DIR/<experiment>
 (and ``config.json``). Nothing is computed again and nothing is edited by hand: the output says
 which folder and which command produced it.
 
-With ``--baseline`` (the same reproduce at another scale, normally quick) each claim that was
-not reproduced or inconclusive there gets a *cause*, decided mechanically:
-
-* reproduced here, by a run that read the same data as the baseline's run (only the scale
-  changed): ``scale``, or ``scale + data`` when ``--digits`` holds the claim and does not
-  reproduce it (the larger scale needs the real images too);
-* reproduced here, and reproduced in ``--digits`` (this scale on the embedded digits):
-  ``scale``;
-* reproduced here, not reproduced or inconclusive in ``--digits``: ``data``;
-* reproduced here, no ``--digits`` folder: ``scale or data``;
-* reproduced here by a run that read no dataset from files (its ``"data"`` is empty or
-  ``(embedded)`` only): ``scale``, whatever ``--digits`` holds;
-* not reproduced here: ``disagreement``, the claim's own rule rejects it at this scale and on
-  this data (its rule says why: an interval on the wrong side, a failed control, a dead model);
-* inconclusive here: ``undecided``, with the claim's power note below the table.
+Every claim that is not reproduced here gets a *cause* (:mod:`smoothscope.causes`):
+``deviation (fields)`` when a field it depends on deviates from the paper in the run's protocol
+ledger, ``disagreement`` only when every such field is at the paper's value, ``undecided`` when
+inconclusive. With ``--baseline`` (the same reproduce at another scale, normally quick), a claim
+reproduced here but not there gets ``scale``, ``data``, ``scale + data`` or ``scale or data``
+(``--digits``: this scale run on the embedded digits tells scale from data). Each experiment's
+ledger is printed as a "protocol vs paper" table.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import platform
 import re
@@ -44,6 +35,7 @@ from typing import Any
 
 from smoothscope._errors import SmoothscopeError
 from smoothscope._io import load_json
+from smoothscope.causes import annotate_claims, claim_cause
 from smoothscope.report import PAPERS, check_results, claim_kind, verdict_counts
 from smoothscope.results import VERDICTS
 
@@ -76,25 +68,6 @@ def load_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return runs
 
 
-def uses_real_data(run: Mapping[str, Any]) -> bool:
-    """Whether a run read a dataset from files: a ``"data"`` entry not marked ``(embedded)``."""
-    return any("(embedded)" not in str(v) for v in (run.get("data") or {}).values())
-
-
-def _claims(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    claims = [
-        dict(c, experiment=r["experiment"], real_data=uses_real_data(r), data_used=_data_key(r))
-        for r in runs
-        for c in r["claims"]
-    ]
-    return sorted(claims, key=lambda c: (str(c["paper"]), c["id"]))
-
-
-def _data_key(run: Mapping[str, Any]) -> str:
-    """What a run read, as a comparable string (its ``"data"`` entry)."""
-    return json.dumps(run.get("data") or {}, sort_keys=True)
-
-
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -110,32 +83,6 @@ def _num(x: Any) -> str:
 
 def _interval(u: Any) -> str:
     return "—" if u is None else f"[{_num(u[0])}, {_num(u[1])}]"
-
-
-def cause(
-    here: Mapping[str, Any], baseline: Mapping[str, Any] | None, digits: Mapping[str, Any] | None
-) -> str:
-    """The cause of a claim that the baseline did not reproduce (see the module docstring);
-    ``""`` when the baseline reproduced it or holds no such claim. A claim whose run read no
-    dataset from files (``here["real_data"]`` false) changed only its scale."""
-    if baseline is None or baseline["verdict"] == "reproduced":
-        return ""
-    verdict = here["verdict"]
-    if verdict == "not reproduced":
-        return "disagreement"
-    if verdict == "inconclusive":
-        return "undecided"
-    if not here.get("real_data", True):
-        return "scale"
-    if here.get("data_used") is not None and here.get("data_used") == baseline.get("data_used"):
-        # only the scale changed; a digits run that does not reproduce it says real data is
-        # needed too
-        if digits is not None and digits["verdict"] != "reproduced":
-            return "scale + data"
-        return "scale"
-    if digits is None:
-        return "scale or data"
-    return "scale" if digits["verdict"] == "reproduced" else "data"
 
 
 def machine() -> str:
@@ -215,9 +162,10 @@ def claims_table(
     dig = {c["id"]: c for c in digits or []}
     head = ["claim", "kind", "verdict", "measured", "95% interval", "paper", "control"]
     if baseline is not None:
-        head += [f"{baseline_label} verdict", "cause"]
+        head.append(f"{baseline_label} verdict")
     if digits is not None:
-        head.insert(len(head) - 1, "on digits")
+        head.append("on digits")
+    head.append("cause")
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes = []
     for c in claims:
@@ -232,13 +180,13 @@ def claims_table(
             _num(c["paper_value"]),
             _cell(ctrl),
         ]
+        b = base.get(c["id"])
         if baseline is not None:
-            b = base.get(c["id"])
             cells.append(b["verdict"] if b else "(absent)")
             if digits is not None:
                 d = dig.get(c["id"])
                 cells.append(d["verdict"] if d else "(absent)")
-            cells.append(cause(c, b, dig.get(c["id"]) if digits is not None else None))
+        cells.append(_cell(claim_cause(c, b, dig.get(c["id"]))))
         rows.append("| " + " | ".join(cells) + " |")
         if c["verdict"] == "inconclusive":
             note = c.get("power") or "no power note (no threshold, interval or replicates)"
@@ -248,6 +196,42 @@ def claims_table(
     if notes:
         out += "\n\nInconclusive claims, what would decide them:\n\n" + "\n".join(notes)
     return out
+
+
+def protocol_tables(runs: Sequence[Mapping[str, Any]]) -> str:
+    """One "protocol vs paper" table per experiment: each ledger field's value, the paper's,
+    the source, and the reason where it deviates or the paper gives none."""
+    out = []
+    for r in runs:
+        entries = r.get("protocol")
+        out.append(f"### {r['experiment']}")
+        out.append("")
+        if not entries:
+            out += ["No protocol ledger recorded (results older than schema 3).", ""]
+            continue
+        out += [
+            "| field | value | paper | deviates | source | reason |",
+            "|---|---|---|---|---|---|",
+        ]
+        for e in entries:
+            mark = "yes" if e["deviates"] else "no"
+            if e["deviates"] and e.get("replicate"):
+                mark = "yes (replicates)"
+            out.append(
+                f"| `{_cell(e['field'])}` | {_cell(_value(e['value']))} | "
+                f"{_cell(_value(e['paper']))} | {mark} | {_cell(e['source'])} | "
+                f"{_cell(e.get('reason') or '')} |"
+            )
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
 
 
 def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -280,9 +264,9 @@ def render(
     """The markdown text (``section``: ``all``, ``tallies`` or ``claims``)."""
     if section not in SECTIONS:
         raise SmoothscopeError(f"section: expected one of {', '.join(SECTIONS)}, got {section!r}")
-    claims = _claims(runs)
-    baseline = _claims(baseline_runs) if baseline_runs is not None else None
-    digits = _claims(digits_runs) if digits_runs is not None else None
+    claims = annotate_claims(runs)
+    baseline = annotate_claims(baseline_runs) if baseline_runs is not None else None
+    digits = annotate_claims(digits_runs) if digits_runs is not None else None
     label = baseline_runs[0]["scale"] if baseline_runs else "baseline"
     if section == "tallies":
         return tallies_table(claims) + "\n"
@@ -307,20 +291,24 @@ def render(
         parts.append(f"- Wall time of the experiments (sum): {sum(wall) / 60:.1f} min")
     parts += ["", "## Runs", "", runs_table(runs), "", "## Verdicts per paper", ""]
     parts += [tallies_table(claims), "", "## Claims", ""]
-    if baseline is not None:
-        parts += [
-            f"Each claim not reproduced at the {label} scale gets a cause: `scale` (reproduced "
-            f"here, on the same data as the {label} run or also on the digits at this scale), "
-            f"`scale + data` (reproduced here on the {label} run's data, not on the digits at "
-            "this scale), `data` (reproduced here, not on the digits), "
-            "`scale or data` (reproduced here, no digits run to tell; `scale` when the "
-            "experiment reads no dataset from files), `disagreement` (not "
-            "reproduced here by the claim's own rule, at this scale and on this data; its "
-            "rule says why), `undecided` "
-            "(inconclusive here; see its power note).",
-            "",
-        ]
+    parts += [
+        "Each claim not reproduced here has a cause: `deviation (fields)` (a field the claim "
+        "depends on deviates from the paper in this run; see the protocol tables below), "
+        "`disagreement` (every field it depends on is at the paper's value and its own rule "
+        "rejects it; the rule says why), `undecided` (inconclusive here; see its power note)."
+        + (
+            f" A claim reproduced here but not at the {label} scale gets `scale` (reproduced "
+            f"here on the same data as the {label} run, or also on the digits at this scale), "
+            f"`scale + data` (reproduced here on the {label} run's data, not on the digits), "
+            "`data` (reproduced here, not on the digits) or `scale or data` (no digits run "
+            "to tell; `scale` when the experiment reads no dataset from files)."
+            if baseline is not None
+            else ""
+        ),
+        "",
+    ]
     parts.append(table)
+    parts += ["", "## Protocol vs paper", "", protocol_tables(runs)]
     return "\n".join(parts) + "\n"
 
 

@@ -11,6 +11,7 @@ import pytest
 from smoothscope import __version__
 from smoothscope._errors import SmoothscopeError
 from smoothscope._io import save_json
+from smoothscope.causes import claim_cause, uses_real_data
 from smoothscope.results import Claim, Control
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "results_table.py"
@@ -38,7 +39,21 @@ def _claim(cid: str, verdict: str, paper: str = "A", kind: str = "paper", **kw) 
         replicates={"seeds": 4},
         threshold=0.0,
         posthoc="2026-11-30: test" if kind == "post-hoc" else None,
+        depends_on=kw.get("depends_on", ("epochs",)),
     ).to_dict()
+
+
+def _entry(field: str, value, paper, deviates: bool) -> dict:
+    reason = "fits 60 minutes" if deviates else None
+    return {
+        "field": field,
+        "value": value,
+        "paper": paper,
+        "source": "B §4.3",
+        "deviates": deviates,
+        "reason": reason,
+        "replicate": False,
+    }
 
 
 FASHION = {"train": "fashion-mnist (/usr/share/datasets/fashion-mnist)"}
@@ -52,21 +67,27 @@ def _write(
     *,
     wall_s: float = 120.0,
     data: dict[str, str] = FASHION,
+    depends: dict[str, tuple[str, ...]] | None = None,
 ):
-    """One reproduce folder: experiment ``exp`` holding one claim per id."""
+    """One reproduce folder: experiment ``exp`` holding one claim per id; its ledger has
+    ``epochs`` at the paper's value and ``width`` deviating."""
     run = folder / "exp"
-    claims = [_claim(cid, v) for cid, v in verdicts.items()]
+    depends = depends or {}
+    claims = [
+        _claim(cid, v, depends_on=depends.get(cid, ("epochs",))) for cid, v in verdicts.items()
+    ]
     claims.append(_claim("B.ext", "reproduced", paper="B", kind="extension"))
     save_json(run / "config.json", {"experiment": "exp", "scale": scale, "config": {}})
     save_json(
         run / "results.json",
         {
-            "schema": 2,
+            "schema": 3,
             "experiment": "exp",
             "scale": scale,
             "seed": 0,
             "environment": {"smoothscope": __version__, "torch": "2", "threads": 2},
             "data": data,
+            "protocol": [_entry("epochs", 500, 500, False), _entry("width", 0.25, 1, True)],
             "claims": claims,
             "measurements": {},
         },
@@ -180,15 +201,39 @@ def test_control_shown_and_cli(tmp_path, capsys):
 
 
 def test_runs_without_real_data_changed_only_their_scale():
-    assert not results_table.uses_real_data({"data": {}})
-    assert not results_table.uses_real_data({"data": {"train": "digits (embedded)"}})
-    assert results_table.uses_real_data({"data": {"train": "cifar10 (/data/cifar10)"}})
+    assert not uses_real_data({"data": {}})
+    assert not uses_real_data({"data": {"train": "digits (embedded)"}})
+    assert uses_real_data({"data": {"train": "cifar10 (/data/cifar10)"}})
     here = {"verdict": "reproduced", "real_data": False}
-    assert results_table.cause(here, {"verdict": "inconclusive"}, None) == "scale"
+    assert claim_cause(here, {"verdict": "inconclusive"}, None) == "scale"
     here["real_data"] = True
-    assert results_table.cause(here, {"verdict": "inconclusive"}, None) == "scale or data"
-    assert results_table.cause(here, {"verdict": "reproduced"}, None) == ""
-    assert results_table.cause(here, None, None) == ""
+    assert claim_cause(here, {"verdict": "inconclusive"}, None) == "scale or data"
+    assert claim_cause(here, {"verdict": "reproduced"}, None) == ""
+    assert claim_cause(here, None, None) == ""
+
+
+def test_a_claim_decided_under_deviation_is_never_a_disagreement(tmp_path):
+    verdicts = {"A.3": "not reproduced", "A.6": "not reproduced", "A.7": "not reproduced"}
+    depends = {"A.3": ("epochs",), "A.6": ("epochs", "width"), "A.7": ()}
+    run = _write(tmp_path / "std", "standard", verdicts, depends=depends)
+    text = results_table.render(results_table.load_runs(run), source="std")
+    lines = text.splitlines()
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| `A.")}
+    assert rows["`A.3`"].rstrip(" |").endswith("| disagreement")
+    assert rows["`A.6`"].rstrip(" |").endswith("| deviation (width)")
+    assert rows["`A.7`"].rstrip(" |").endswith("| disagreement")
+    # the protocol table of the experiment, with the reason of the deviation
+    assert "## Protocol vs paper" in text and "### exp" in text
+    assert "| `width` | 0.25 | 1 | yes | B §4.3 | fits 60 minutes |" in text
+    # results without a ledger are not called disagreements either
+    data = results_table.load_json(run / "exp" / "results.json")
+    for c in data["claims"]:
+        c.pop("depends_on")
+    data.pop("protocol")
+    save_json(run / "exp" / "results.json", data)
+    text = results_table.render(results_table.load_runs(run), source="std")
+    assert "| disagreement" not in text and "protocol not recorded" in text
+    assert "No protocol ledger recorded" in text
 
 
 def test_cost_of_deciding_an_inconclusive_claim():
