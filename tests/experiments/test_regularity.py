@@ -7,13 +7,10 @@ import pytest
 from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, run_experiment
-from smoothscope.experiments.regularity import (
-    MAIN,
-    SMOOTH,
-    RegularityConfig,
-    build_claims,
-    plan,
-)
+from smoothscope.experiments import get_experiment
+from smoothscope.experiments.regularity.cells import plan
+from smoothscope.experiments.regularity.claims import build_claims
+from smoothscope.experiments.regularity.config import MAIN, SMOOTH, RegularityConfig
 from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
@@ -85,6 +82,9 @@ def test_claims_tables_figures(tiny_run):
     }
     for name in ("cuts_and_jumps_vs_s.png", "l2_sweep.png"):
         assert imread(out / "figures" / name).std() > 0.01
+    # every figure written is declared, with its caption, beside the code that draws it
+    declared = {fig.file for fig in get_experiment("regularity").figures}
+    assert {p.name for p in (out / "figures").glob("*.png")} <= declared
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""The networks of :mod:`smoothscope.models.resolution`: a U-net and a deep image prior built
-from continuous convolutions, one continuous model at every scale (paper D).
+"""The networks of :mod:`smoothscope.models.resolution`: a U-net, a deep image prior and a
+generative decoder built from continuous convolutions, one continuous model at every scale
+(paper D).
 
-See :mod:`smoothscope.models.resolution` for the geometry, the scale state and the fixed-pixel
-control; both networks are re-exported there and registered as ``"resolution-unet"`` and
-``"resolution-dip"``.
+They are built from the layers of :mod:`smoothscope.models.resolution_layers`; see
+:mod:`smoothscope.models.resolution` for the geometry, the scale state and the fixed-pixel
+control. The networks are re-exported there and registered here as ``"resolution-unet"``,
+``"resolution-dip"`` and ``"resolution-generator"``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import nn
 from .._errors import SmoothscopeError
 from .._validate import positive
 from ._registry import register
-from .resolution import (
+from .resolution_layers import (
     _NORMS,
     _POOLINGS,
     _UPSAMPLINGS,

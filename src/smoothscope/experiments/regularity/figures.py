@@ -1,4 +1,5 @@
-"""Figures of the ``regularity`` experiment (paper D); the data are the cells' summaries."""
+"""Figures of the ``regularity`` experiment (paper D), each declared with its caption; the data
+are the cells' summaries and their ``cuts.npz``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,44 @@ from typing import Any
 
 import numpy as np
 
-from .._io import save_figure
-from .regularity import MAIN, SMOOTH, RegularityConfig
+from ..._io import save_figure
+from .._base import Figure
+from .cells import mean_over_scenes as _mean
+from .config import MAIN, SMOOTH, RegularityConfig
 
-__all__ = ["figures"]
+__all__ = ["CUTS_AND_JUMPS", "FIGURES", "L2_SWEEP", "figures"]
+
+CUTS_AND_JUMPS = Figure(
+    "cuts_and_jumps_vs_s.png",
+    "Paper D (abstract; the paper has no figure): a U-net's output along a cut across a disc "
+    "edge at every scale s (left; dashed: the same weights with fixed pixel kernels at the "
+    "largest s; black: the target at s = 1), the largest jump relative to s = 1 against s "
+    "(middle; mean over training seeds; U-net, deep image prior and generator, continuous and "
+    "with fixed pixel kernels, dotted 1/s) and max |Δ²u|/h² against s (right, log axes; "
+    "relu/max/nearest and softplus/avg/bilinear U-nets, continuous and with fixed pixel "
+    "kernels). Look at: the resolution-independent networks' jumps falling like 1/s while the "
+    "U-net's and DIP's pixel-kernel controls' and the target's stay (the generator with pixel "
+    "kernels turns into a mosaic of its coarse cells and loses the disc edge, so its jumps fall "
+    "too); the softplus U-net's curvature staying bounded while the relu U-net's grows.",
+    claims=(
+        "D.output_jumps_vanish",
+        "D.curvature_smooth",
+        "D.curvature_relu",
+        "D.dip_jumps_vanish",
+        "D.generator_jumps_vanish",
+    ),
+)
+L2_SWEEP = Figure(
+    "l2_sweep.png",
+    "Paper D (abstract; the paper has no figure): effect of the L2 weight penalty λ — output "
+    "cuts at s = 1 (left, seed 0), the slope width step/max|u'| (middle; dots: single training "
+    "seeds) and the deep image prior's total variation (right; dots: single fits). Look at: "
+    "edges widening and the DIP's total variation falling as λ grows, against the spread over "
+    "seeds at λ = 0.",
+    claims=("D.l2_widens_edges", "D.dip_l2_smooths"),
+)
+FIGURES: tuple[Figure, ...] = (CUTS_AND_JUMPS, L2_SWEEP)
+"""Every figure the experiment draws (at every scale), with its caption."""
 
 
 def figures(
@@ -21,12 +56,13 @@ def figures(
     dip: dict[Any, Any],
     gen: dict[Any, Any] | None = None,
 ) -> list[str]:
+    """Draw :data:`FIGURES` into ``run_dir/figures`` from the summaries (``ev``, ``dip``, ``gen``
+    keyed as :func:`~smoothscope.experiments.regularity.cells.plan`'s roles) and the cells'
+    ``cuts.npz``; returns the paths written."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .regularity import _mean
 
     def cuts(cell: Any) -> Any:
         return np.load(run_dir / "cells" / cell.id / "cuts.npz")
@@ -110,7 +146,7 @@ def figures(
     axes[2].legend(fontsize=7)
     f.suptitle("Regularity of CNN outputs as the resolution grows (paper D)")
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "cuts_and_jumps_vs_s.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / CUTS_AND_JUMPS.file)))
 
     f, axes = plt.subplots(1, 3, figsize=(15, 4))
     lams = sorted(config.lambdas)
@@ -134,5 +170,5 @@ def figures(
     axes[2].set_xticks(range(len(dip_lams)), [f"{lam:g}" for lam in dip_lams])
     axes[2].set(xlabel="λ", ylabel="total variation (s = 1)", title="deep image prior TV vs λ")
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "l2_sweep.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / L2_SWEEP.file)))
     return written

@@ -1,7 +1,7 @@
 """Claims of the ``regularity`` experiment (paper D): rules, controls and health checks.
 
 :func:`build_claims` is pure: it takes the evaluation summaries of the cells (see
-:func:`smoothscope.experiments.regularity.plan`) and returns the claims, so that the tests can
+:func:`smoothscope.experiments.regularity.cells.plan`) and returns the claims, so that the tests can
 feed it dead, NaN or identical-to-control inputs. Every interval is a hierarchical bootstrap
 over training seeds (models), then test scenes (paired across scales and modes).
 """
@@ -9,30 +9,22 @@ over training seeds (models), then test scenes (paired across scales and modes).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..results import Claim, Control, verdict_above, verdict_below
-from ..stats import hierarchical_bootstrap
-from ..sweep import derive_seed
-
-if TYPE_CHECKING:
-    from .regularity import RegularityConfig
+from ...results import Claim, Control, verdict_above, verdict_below
+from ...stats import hierarchical_bootstrap
+from ...sweep import derive_seed
+from .config import MAIN, SMOOTH, RegularityConfig
 
 __all__ = [
     "COLLAPSE",
     "CURVATURE_GROWTH",
     "JUMP_RATIO",
-    "MAIN",
-    "MODES",
-    "SMOOTH",
     "build_claims",
 ]
 
-MAIN = ("relu", "max", "nearest")
-SMOOTH = ("softplus", "avg", "bilinear")
-MODES = ("continuous", "pixel")
 JUMP_RATIO = 0.5
 """'Jumps shrink toward 0': the mean output jump at the largest s is below half its s = 1 value
 (a continuous output gives ≈ 1/s_max, a kept edge ≈ 1)."""
