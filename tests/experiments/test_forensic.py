@@ -9,6 +9,7 @@ import pytest
 from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, run_experiment
+from smoothscope.experiments import get_experiment
 from smoothscope.experiments.forensic import CLAIM_RULES, ForensicConfig
 from smoothscope.results import VERDICTS, missing_fields
 
@@ -73,6 +74,9 @@ def test_measurements_figures_and_data(tiny_run):
     assert m["nonsmoothness_by_variant"]["ramps"]["authentic"]["median_ave_nonsmooth"] < 1e-12
     for path in m["figures"]:  # relative to the run directory
         assert imread(out / path).shape[0] > 50
+    declared = {f.file for f in get_experiment("forensic").figures}
+    drawn = {p.name for p in (out / "figures").glob("*.png")}
+    assert drawn and drawn <= declared, drawn - declared
     assert "photos" in results["data"]["authentic"]
 
 
