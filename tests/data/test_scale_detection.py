@@ -21,6 +21,7 @@ from smoothscope.data.scale_detection import (
     sample_dataset,
     sample_pairs,
 )
+from smoothscope.data.scale_detection import tasks as sd_tasks
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -268,8 +269,11 @@ def test_deform_preserves_labels_and_pixels(task):
     new = _positions(task, xd)
     # raw label (no gap exclusion): sign(xi - d) or same-patch, compared with the original one
     new_idx = torch.nonzero(flat)[:, 1].reshape(-1, 2)
-    raw_new = sd._raw_labels(
-        task, sd._coords(task, new_idx[:, 0]), sd._coords(task, new_idx[:, 1]), exclude_gap=False
+    raw_new = sd_tasks._raw_labels(
+        task,
+        sd_tasks._coords(task, new_idx[:, 0]),
+        sd_tasks._coords(task, new_idx[:, 1]),
+        exclude_gap=False,
     )
     assert torch.equal(raw_new, y)
     # every pixel moved by at most one step (under one of the two matchings)
@@ -289,8 +293,11 @@ def test_gap_4_preserves_task1_labels_by_construction():
         x = render_pairs(task, pairs).repeat(4, *([1] * (task.dim + 1)))
         xd = deform(x, task, generator=_gen(12), preserve_label=False)
         idx = torch.nonzero(xd.reshape(xd.shape[0], -1))[:, 1].reshape(-1, 2)
-        raw = sd._raw_labels(
-            task, sd._coords(task, idx[:, 0]), sd._coords(task, idx[:, 1]), exclude_gap=False
+        raw = sd_tasks._raw_labels(
+            task,
+            sd_tasks._coords(task, idx[:, 0]),
+            sd_tasks._coords(task, idx[:, 1]),
+            exclude_gap=False,
         )
         assert torch.equal(raw, y.repeat(4))
 
@@ -303,7 +310,7 @@ def test_unconditioned_task2_moves_can_change_labels():
 
     def labels(z):
         idx = torch.nonzero(z.reshape(z.shape[0], -1))[:, 1].reshape(-1, 2)
-        return sd._raw_labels(task, idx[:, :1], idx[:, 1:], exclude_gap=False)
+        return sd_tasks._raw_labels(task, idx[:, :1], idx[:, 1:], exclude_gap=False)
 
     assert bool((labels(keep) == -1).all())
     frac = float((labels(free) == 1).float().mean())

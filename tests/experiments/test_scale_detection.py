@@ -7,8 +7,9 @@ import pytest
 from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, run_experiment
-from smoothscope.experiments._scale_detection_claims import scale_claims
+from smoothscope.experiments import get_experiment
 from smoothscope.experiments.scale_detection import ScaleDetectionConfig, plan
+from smoothscope.experiments.scale_detection.claims import scale_claims
 from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
@@ -89,6 +90,8 @@ def test_claims_tables_figures(tiny_run):
         "zoo_error_vs_sensitivity.png",
     ):
         assert imread(out / "figures" / name).std() > 0.01
+    declared = {fig.file for fig in get_experiment("scale-detection").figures}
+    assert {p.name for p in (out / "figures").glob("*.png")} <= declared
 
 
 def test_plan_and_config():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +12,11 @@ from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, build, run_experiment
 from smoothscope.cli import main
-from smoothscope.experiments._stability_claims import stability_claims
-from smoothscope.experiments.stability import StabilityConfig, _images, _noise_figure, plan
+from smoothscope.experiments import get_experiment
+from smoothscope.experiments.stability import StabilityConfig, plan
+from smoothscope.experiments.stability.cells import _images
+from smoothscope.experiments.stability.claims import stability_claims
+from smoothscope.experiments.stability.figures import noise_figure
 from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
@@ -76,6 +80,8 @@ def test_claims_tables_and_figures(tiny_run):
         "error_vs_sensitivity.png",
     ):
         assert imread(out / "figures" / name).std() > 0.01
+    declared = {fig.file for fig in get_experiment("stability").figures}
+    assert {p.name for p in (out / "figures").glob("*.png")} <= declared
     assert 0 <= nets["lenet"]["test_error"] <= 1
 
 
@@ -118,9 +124,10 @@ def test_noisy_images_and_their_figure(tmp_path):
         "0": {"D": (0.5, 0.1, 0.8), "G": (-0.4, -0.8, 0.1), "R": (0.6, 0.2, 0.9)},
         "0.3": {"D": (0.2, -0.3, 0.6), "G": (-0.1, -0.6, 0.4), "R": (0.3, -0.2, 0.7)},
     }
-    (path,) = _noise_figure(tmp_path, by_noise)
+    (path,) = noise_figure(tmp_path, by_noise)
     assert imread(path).std() > 0.01
-    assert _noise_figure(tmp_path, {"0": by_noise["0"]}) == []
+    assert Path(path).name in {fig.file for fig in get_experiment("stability").figures}
+    assert noise_figure(tmp_path, {"0": by_noise["0"]}) == []
 
 
 def _net(arch, seed, error, out, first=1.0, shuffled=None, layers=4):

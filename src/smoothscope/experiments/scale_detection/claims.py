@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ..results import Claim, verdict_above, verdict_below
-from ..stats import hierarchical_bootstrap
-from ._paper_b import (
+from ...results import Claim, verdict_above, verdict_below
+from ...stats import hierarchical_bootstrap
+from .._paper_b import (
     Fit,
     as_table,
     band_verdict,

@@ -14,6 +14,8 @@ Each claim is decided on the trained networks and, under the same rule, on a con
 
 Medians over networks get a 95 % bootstrap interval over networks. A dead (NaN) layer or
 network is counted, never dropped: it makes its claim not reproduced, the reason in the rule.
+:func:`error_correlation_vs_noise` gives the Fig. 1 correlation at every input-noise level (a
+measurement for Fig. 1 right / C3, not a claim: the claims use the smallest level).
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from ..results import Claim, verdict_above, verdict_below
-from ..stats import hierarchical_bootstrap
-from ._paper_b import claim_with_control, spearman_interval
+from ...results import Claim, verdict_above, verdict_below
+from ...stats import hierarchical_bootstrap
+from .._paper_b import claim_with_control, spearman_interval
 
-__all__ = ["stability_claims"]
+__all__ = ["error_correlation_vs_noise", "stability_claims"]
 
 
 def _log_ratio(a: float, b: float) -> float:
@@ -248,3 +250,21 @@ def stability_claims(nets: list[dict[str, Any]], *, n_boot: int, seed: int) -> l
             )
         )
     return claims
+
+
+def error_correlation_vs_noise(
+    nets: list[dict[str, Any]], levels: tuple[float, ...]
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Spearman ρ (with its 95 % Fisher-z interval) of test error and D_f, G_f, R_f of the
+    trained networks at each input-noise level η (paper B Fig. 1 right, C3), keyed by ``f"{η:g}"``.
+    """
+    return {
+        f"{eta:g}": {
+            q: spearman_interval(
+                [n["test_error"] for n in nets if n["input_noise"] == eta],
+                [n["trained"]["rows"][-1][q] for n in nets if n["input_noise"] == eta],
+            )
+            for q in "DGR"
+        }
+        for eta in levels
+    }
