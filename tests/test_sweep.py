@@ -176,7 +176,7 @@ def test_executor_spec_errors():
 
 
 def test_unreachable_dask_scheduler_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr("smoothscope.sweep.DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("smoothscope.sweep.executors.DASK_CONNECT_TIMEOUT", "1s")
     spec = ExecutorSpec("dask", address="tcp://127.0.0.1:9")
     with pytest.raises(SmoothscopeError, match="reachable Dask scheduler"):
         with open_executor(spec):

@@ -8,12 +8,23 @@ import html
 import io
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .core import Profile
+from .lenses import METRICS
 
-__all__ = ["render_card"]
+__all__ = ["ProfileLike", "render_card"]
+
+
+class ProfileLike(Protocol):
+    """What a card reads of a profile (:class:`smoothscope.profiling.Profile` has it all)."""
+
+    model: str
+    inputs: str
+    seed: int
+    layers: list[str]
+    lenses: dict[str, dict[str, Any]]
+    seconds: dict[str, float]
+
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; max-width: 75em; }
@@ -85,7 +96,9 @@ def _figure(uri: str, caption: str) -> str:
     )
 
 
-def _layer_plot(profiles: Sequence[Profile], lens: str, metrics: Sequence[str], log: bool) -> str:
+def _layer_plot(
+    profiles: Sequence[ProfileLike], lens: str, metrics: Sequence[str], log: bool
+) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,7 +123,7 @@ def _layer_plot(profiles: Sequence[Profile], lens: str, metrics: Sequence[str], 
     return _png(fig)
 
 
-def _spectra_plot(profiles: Sequence[Profile]) -> str:
+def _spectra_plot(profiles: Sequence[ProfileLike]) -> str:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
@@ -126,7 +139,7 @@ def _spectra_plot(profiles: Sequence[Profile]) -> str:
     return _png(fig)
 
 
-def _jump_plot(profiles: Sequence[Profile]) -> str:
+def _jump_plot(profiles: Sequence[ProfileLike]) -> str:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
@@ -140,9 +153,7 @@ def _jump_plot(profiles: Sequence[Profile]) -> str:
     return _png(fig)
 
 
-def _lens_table(p: Profile, lens: str) -> str:
-    from .core import METRICS
-
+def _lens_table(p: ProfileLike, lens: str) -> str:
     rows = p.lenses.get(lens, {}).get("layers", [])
     metrics = METRICS[lens]
     head = "".join(f"<th>{_esc(m)}</th>" for m, _ in metrics)
@@ -177,7 +188,7 @@ def _differences_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def render_card(
-    profiles: Sequence[Profile], differences: Sequence[dict[str, Any]] | None = None
+    profiles: Sequence[ProfileLike], differences: Sequence[dict[str, Any]] | None = None
 ) -> str:
     """The HTML of a card for one profile, or two with ``differences`` (b − a)."""
     from .._version import __version__

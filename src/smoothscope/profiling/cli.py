@@ -216,10 +216,10 @@ def profile_command(
     else:
         if model_spec is None:
             raise SmoothscopeError("--model: required (or give --compare A.json B.json)")
-        from ..cli import _load_model
+        from ..models.loading import load_model
 
         chosen = _check_lenses(lenses)
-        model = _load_model(model_spec, model_args, weights)
+        model = load_model(model_spec, model_args, weights)
         channels = channels or _model_channels(model)
         x, described = load_profile_inputs(
             inputs, n=n_inputs, size=size, channels=channels, data_dir=data_dir, seed=seed

@@ -24,7 +24,8 @@ from torch import nn
 from .._errors import SmoothscopeError
 from .._io import _jsonable, atomic_write_bytes, load_json, save_json
 from .._validate import as_tensor, check_finite, check_rank
-from .lenses import OUTPUT, lens_a, lens_b, lens_c, lens_d, select_layers
+from .card import render_card
+from .lenses import METRICS, OUTPUT, lens_a, lens_b, lens_c, lens_d, select_layers
 
 __all__ = [
     "LENSES",
@@ -76,18 +77,6 @@ class ProfileSettings:
         d = dict(self.__dict__)
         d["d_scales"] = list(self.d_scales)
         return d
-
-
-# metrics shown per lens: (name, standard-error key or None)
-METRICS: dict[str, tuple[tuple[str, str | None], ...]] = {
-    "A": (
-        ("peak_share", "peak_share_se"),
-        ("smp_share", "smp_share_se"),
-        ("ave_nonsmooth", "ave_nonsmooth_se"),
-    ),
-    "B": (("D", "D_se"), ("G", "G_se"), ("R", "R_se")),
-    "C": (("h", "h_se"), ("mean_frequency", None)),
-}
 
 
 @dataclass
@@ -184,8 +173,6 @@ class Profile:
 
     def card(self, path: str | os.PathLike) -> Path:
         """Write the self-contained HTML profile card to ``path``."""
-        from .card import render_card
-
         path = Path(path)
         atomic_write_bytes(path, render_card([self]).encode("utf-8"))
         return path
@@ -371,8 +358,6 @@ class Comparison:
         return {"a": self.a.to_dict(), "b": self.b.to_dict(), "differences": self.rows}
 
     def card(self, path: str | os.PathLike) -> Path:
-        from .card import render_card
-
         path = Path(path)
         atomic_write_bytes(path, render_card([self.a, self.b], self.rows).encode("utf-8"))
         return path

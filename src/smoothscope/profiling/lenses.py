@@ -28,10 +28,21 @@ from .._errors import SmoothscopeError
 from ..signals import nonsmoothness_maps
 from .trajectories import TRAJECTORIES, smooth_trajectories
 
-__all__ = ["INPUT", "OUTPUT", "lens_a", "lens_b", "lens_c", "lens_d", "select_layers"]
+__all__ = ["INPUT", "METRICS", "OUTPUT", "lens_a", "lens_b", "lens_c", "lens_d", "select_layers"]
 
 INPUT = "input"
 OUTPUT = "output"
+
+# metrics shown per lens: (name, standard-error key or None)
+METRICS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "A": (
+        ("peak_share", "peak_share_se"),
+        ("smp_share", "smp_share_se"),
+        ("ave_nonsmooth", "ave_nonsmooth_se"),
+    ),
+    "B": (("D", "D_se"), ("G", "G_se"), ("R", "R_se")),
+    "C": (("h", "h_se"), ("mean_frequency", None)),
+}
 
 
 def select_layers(model: nn.Module, layers: Sequence[str] | None = None) -> list[str]:

@@ -1,0 +1,125 @@
+"""``smoothscope reproduce`` (every experiment and one HTML report) and ``smoothscope report DIR``
+(the report rebuilt from finished runs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ._common import (
+    _data_dir_option,
+    _device_option,
+    _executor_options,
+    _executor_spec,
+    _progress,
+    _scale_option,
+    _use_data_dir,
+    _use_device,
+    claims_table,
+)
+
+__all__ = ["report_command", "reproduce_command"]
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    from ..report import verdict_counts
+
+    click.echo(claims_table(result["claims"]))
+    for kind, title in (
+        ("paper", "verdicts per paper (paper claims only)"),
+        ("extension", "extensions (the project's own questions)"),
+        ("post-hoc", "post-hoc rules"),
+    ):
+        counts = verdict_counts(result["claims"], kind)
+        if kind != "paper" and not any(sum(r.values()) for r in counts.values()):
+            continue
+        click.echo(f"\n{title}:")
+        for paper, row in counts.items():
+            total = sum(row.values())
+            if kind != "paper" and not total:
+                continue
+            parts = ", ".join(f"{n} {verdict}" for verdict, n in row.items())
+            click.echo(f"  {paper}: {total} claim(s): {parts}")
+    click.echo(f"\nreport: {result['report']}")
+
+
+@click.command("reproduce")
+@_scale_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every experiment.")
+@click.option(
+    "--out",
+    type=click.Path(),
+    default=None,
+    help="Output folder (default runs/reproduce-SCALE-seedSEED): one run directory per "
+    "experiment and report.html. An existing one is resumed.",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="EXP[,EXP...]",
+    help="Run only these experiments (repeatable or comma-separated) [default: all].",
+)
+@_data_dir_option
+@_device_option
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@_executor_options
+def reproduce_command(
+    scale: str,
+    seed: int,
+    out: str | None,
+    only: tuple[str, ...],
+    data_dir: str | None,
+    device: str,
+    no_progress: bool,
+    executor: str,
+    jobs: int | None,
+    address: str | None,
+    slurm_partition: str | None,
+    slurm_time: int,
+    slurm_gpus: int,
+    slurm_cpus: int,
+    slurm_cluster: str | None,
+) -> None:
+    """Run every experiment and write one self-contained HTML report of all claims.
+
+    Finished experiments in --out are not recomputed; an interrupted one is rerun and reuses
+    its finished cells. The report is OUT/report.html.
+    """
+    from ..report import reproduce
+
+    _use_data_dir(data_dir)
+    _use_device(device)
+    where = _executor_spec(
+        executor,
+        jobs,
+        address,
+        slurm_partition,
+        slurm_time,
+        slurm_gpus,
+        slurm_cpus,
+        slurm_cluster,
+    )
+    result = reproduce(
+        scale=scale,
+        out=out,
+        only=only or None,
+        seed=seed,
+        executor=where,
+        progress=_progress(no_progress),
+        device=device,
+    )
+    for name, info in result["experiments"].items():
+        state = "reused (finished earlier)" if info["status"] == "reused" else "ran"
+        click.echo(f"{name}: {state} -> {info['run_dir']}")
+    click.echo("")
+    _print_summary(result)
+
+
+@click.command("report")
+@click.argument("directory", type=click.Path())
+def report_command(directory: str) -> None:
+    """Rebuild DIRECTORY/report.html from the results of `reproduce`, running nothing."""
+    from ..report import build_report
+
+    _print_summary(build_report(directory))
