@@ -10,13 +10,14 @@ import torch
 from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, run_experiment
-from smoothscope.experiments.nonsmoothness import (
-    NonsmoothnessConfig,
-    _data_spec,
+from smoothscope.experiments import get_experiment
+from smoothscope.experiments.nonsmoothness.cells import (
+    data_spec,
     plan,
     smooth_test_videos,
     training_data,
 )
+from smoothscope.experiments.nonsmoothness.config import NonsmoothnessConfig
 from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
@@ -98,6 +99,8 @@ def test_figures_are_real_pngs(tiny_run):
     for name in names:
         image = imread(out / "figures" / name)
         assert image.ndim == 3 and image.shape[0] > 100 and image.std() > 0.01
+    declared = {fig.file for fig in get_experiment("nonsmoothness").figures}
+    assert set(names) <= declared  # every figure drawn has its caption
 
 
 def test_rerun_resumes_without_retraining(tiny_run):
@@ -124,7 +127,7 @@ def test_same_seed_same_cells_and_data():
     other = plan(NonsmoothnessConfig.preset("quick", seed=1, **TINY))[0]
     assert not {i for stage in ids for i in stage} & {c.id for stage in other for c in stage}
     for ds in ("ellipsoid", "digits"):
-        spec = _data_spec(config, ds)
+        spec = data_spec(config, ds)
         assert torch.equal(smooth_test_videos(spec), smooth_test_videos(spec))
         a, b = training_data(spec), training_data(spec)
         assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
@@ -132,11 +135,11 @@ def test_same_seed_same_cells_and_data():
 
 def test_ellipsoid_video_zero_is_the_papers_path_and_digit_videos_are_ramps():
     config = NonsmoothnessConfig.preset("quick", **TINY)
-    videos = smooth_test_videos(_data_spec(config, "ellipsoid"))
+    videos = smooth_test_videos(data_spec(config, "ellipsoid"))
     assert videos.shape == (3, 24, 1, 28, 28)
     frame = videos[0, 0, 0]
     assert frame[8, 10] > frame[19, 17]  # light starts in the north-west
-    digits = smooth_test_videos(_data_spec(config, "digits"))
+    digits = smooth_test_videos(data_spec(config, "digits"))
     d2 = digits[:, 2:] + digits[:, :-2] - 2 * digits[:, 1:-1]
     assert d2.abs().max() < 1e-14
 
@@ -158,6 +161,9 @@ def test_fashion_mnist_is_a_third_dataset_of_kind_extension(tmp_path):
     assert all(c["kind"] in ("extension", "post-hoc") for c in fashion)
     assert all(missing_fields(c) == [] for c in results["claims"])
     assert "Fashion-MNIST class 7 (Sneaker)" in results["data"]["fashion test videos"]
+    drawn = {p.name for p in (tmp_path / "figures").glob("*.png")}
+    assert {f"fashion_{k}.png" for k in ("frames", "curves", "histograms")} <= drawn
+    assert drawn <= {fig.file for fig in get_experiment("nonsmoothness").figures}
 
 
 def test_bad_config_values():

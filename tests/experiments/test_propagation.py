@@ -8,7 +8,10 @@ import pytest
 from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, run_experiment
-from smoothscope.experiments.propagation import PAPER_R2, PropagationConfig, plan
+from smoothscope.experiments import get_experiment
+from smoothscope.experiments.propagation.cells import plan
+from smoothscope.experiments.propagation.claims import PAPER_R2
+from smoothscope.experiments.propagation.config import PropagationConfig
 from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
@@ -97,10 +100,12 @@ def test_figures(tiny_run):
     for name in ("fig8_propagation.png", "r2_per_layer.png", "whole_network.png"):
         image = imread(out / "figures" / name)
         assert image.ndim == 3 and image.std() > 0.01
+    drawn = {p.name for p in (out / "figures").glob("*.png")}
+    assert drawn <= {fig.file for fig in get_experiment("propagation").figures}
 
 
 def test_training_cells_are_those_of_the_nonsmoothness_experiment():
-    from smoothscope.experiments.nonsmoothness import plan as ns_plan
+    from smoothscope.experiments.nonsmoothness.cells import plan as ns_plan
 
     config = PropagationConfig.preset("quick", **TINY)
     stages, records = plan(config)
@@ -109,7 +114,7 @@ def test_training_cells_are_those_of_the_nonsmoothness_experiment():
 
 
 def test_rules_fail_on_broken_inputs():
-    from smoothscope.experiments.propagation_claims import _split_verdict, _within
+    from smoothscope.experiments.propagation.claims import _split_verdict, _within
 
     same = {"zero_real": 0.7, "zero_real_low": 0.69, "zero_real_high": 0.71}
     good = same | {
@@ -125,7 +130,7 @@ def test_rules_fail_on_broken_inputs():
     assert _split_verdict(good | {"zero_difference": 0.2}) == "not reproduced"
     assert _within(-0.1, 0.2, 0.3) == "reproduced" and _within(0.35, 0.5, 0.3) == "not reproduced"
     # a dead layer (constant SMPs: R² undefined) can never give a reproduced R² claim
-    from smoothscope.experiments.propagation_claims import _r2_claims
+    from smoothscope.experiments.propagation.claims import _r2_claims
     from smoothscope.stats import Estimate
 
     dead = Estimate(float("nan"), float("nan"), float("nan"))

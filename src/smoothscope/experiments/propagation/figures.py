@@ -1,4 +1,5 @@
-"""Figures of the ``propagation`` experiment (paper A Fig. 8, Appendix B, whole network)."""
+"""Figures of the ``propagation`` experiment (paper A Fig. 8, Appendix B, whole network), each
+declared with its caption."""
 
 from __future__ import annotations
 
@@ -7,14 +8,49 @@ from typing import Any
 
 import numpy as np
 
-from .._io import save_figure
+from ..._io import save_figure
+from .._base import Figure
+from .claims import PAPER_R2, R2_THRESHOLD
 
-__all__ = ["figures"]
+__all__ = ["FIGURES", "draw_figures"]
+
+FIG8 = Figure(
+    "fig8_propagation.png",
+    "Paper A §V, Fig. 8: propagation of nonsmoothness events through conv2 → ReLU → max-pool of "
+    "the ReLU+MaxPool ellipsoid autoencoders; (a, b) on every model and video, (c–e) on the "
+    "held-out videos of the fitting models. Look at: (a, b) real against predicted SMP (eqs. 6 "
+    "and 5) along a line, with R² in the titles next to the paper's; (c, d) the ReLU and "
+    "max-pooling channels, points on or below the diagonal; (e) the chained prediction, red and "
+    "blue outlines following the grey histogram (small KS distances).",
+    claims=("A.conv2.r2_abs", "A.conv2.r2_w0", "A.conv2.r2_abs_above_w0", "A.fig8e.*"),
+)
+R2_PER_LAYER = Figure(
+    "r2_per_layer.png",
+    "Paper A §V, Appendix B: R² of real against predicted SMP for every convolution and "
+    "transposed convolution (eq. 5 with |W|, eq. 6 with w0, at channel level), next to the "
+    "paper's values for |W|; the dotted line is the threshold of the claims. Look at: which "
+    "bars clear the line, and whether |W| stands above w0.",
+    claims=(
+        "A.conv2.r2_abs",
+        "A.conv2.r2_w0",
+        "A.conv2.r2_abs_above_w0",
+        "A.deconv1.r2_abs",
+        "A.deconv2.r2_abs",
+        "A.deconv3.r2_abs",
+    ),
+)
+WHOLE_NETWORK = Figure(
+    "whole_network.png",
+    "Beyond paper A: output-pixel SMP predicted from the input video alone by chaining "
+    "every layer's channel model, on held-out autoencoders, for both setups. Look at: "
+    "how closely the outlines follow the grey histogram (KS distance in the legend).",
+    claims=("A.network.*",),
+)
+FIGURES: tuple[Figure, ...] = (FIG8, R2_PER_LAYER, WHOLE_NETWORK)
+"""Every figure the experiment draws (at every scale)."""
 
 
-def figures(
-    run_dir: Path, fig: dict[str, Any], paper_r2: dict[tuple[str, str], float], threshold: float
-) -> list[str]:
+def draw_figures(run_dir: Path, fig: dict[str, Any]) -> list[str]:
     """Fig. 8 (a–e), the R² per layer and the whole-network prediction; returns the paths."""
     import matplotlib
 
@@ -85,22 +121,22 @@ def figures(
         "Fig. 8): (a, b) every model and video; (c–e) held-out videos of the fitting models"
     )
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig8_propagation.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / FIG8.file)))
 
     f, ax = plt.subplots(figsize=(7.5, 3.8))
     names = [row["layer"] for row in fig["table"]]
     pos = np.arange(len(names))
     ours = [row["r2_abs"] for row in fig["table"]]
     ours_w0 = [row["r2_w0"] for row in fig["table"]]
-    paper = [paper_r2.get((n, "abs"), np.nan) for n in names]
+    paper = [PAPER_R2.get((n, "abs"), np.nan) for n in names]
     ax.bar(pos - 0.27, ours, 0.27, label="ours, |W| (eq. 5, channel means)", color="tab:red")
     ax.bar(pos, ours_w0, 0.27, label="ours, w0 (eq. 6, channel means)", color="tab:orange")
     ax.bar(pos + 0.27, paper, 0.27, label="paper, |W|", color="0.5")
     ax.set_xticks(pos, [n.split(".")[-1] for n in names])
     ax.set(ylabel="R²", ylim=(0, 1.05), title="Linear layers: R² of real vs predicted SMP")
-    ax.axhline(threshold, color="k", ls=":", lw=1)
+    ax.axhline(R2_THRESHOLD, color="k", ls=":", lw=1)
     ax.legend(fontsize=8)
-    written.append(str(save_figure(f, run_dir / "figures" / "r2_per_layer.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / R2_PER_LAYER.file)))
 
     f, axes = plt.subplots(1, len(fig["network"]), figsize=(6 * len(fig["network"]), 3.8))
     for ax, (setup, rows) in zip(np.atleast_1d(axes), fig["network"].items(), strict=True):
@@ -122,5 +158,5 @@ def figures(
         ax.legend(fontsize=8)
     f.suptitle("Whole-network prediction from the input video alone (beyond paper A)")
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "whole_network.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / WHOLE_NETWORK.file)))
     return written
