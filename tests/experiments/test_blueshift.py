@@ -11,8 +11,10 @@ from matplotlib.image import imread
 
 from smoothscope import SmoothscopeError, run_experiment
 from smoothscope.experiments import blueshift as E
-from smoothscope.experiments import blueshift_claims as R
+from smoothscope.experiments import get_experiment
 from smoothscope.experiments.blueshift import BlueshiftConfig, plan
+from smoothscope.experiments.blueshift import claims as R
+from smoothscope.experiments.blueshift.cells import h_table
 from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
@@ -97,6 +99,9 @@ def test_claims_and_figures(tiny_run):
         "fig12_delta_orthogonal.png",
     ):
         assert imread(out / "figures" / name).std() > 0.01
+    declared = {fig.file for fig in get_experiment("blueshift").figures}
+    drawn = {p.name for p in (out / "figures").glob("*.png")}
+    assert drawn and drawn <= declared, drawn - declared
 
 
 def test_plan_and_config():
@@ -165,7 +170,7 @@ def test_rules_on_identical_nan_and_separated_setups():
         no_control="none",
     )  # fmt: skip
     assert slope.verdict != "reproduced"
-    table = R.h_table(_summary({"l": np.array([[1.0, np.nan]])}), "l")
+    table = h_table(_summary({"l": np.array([[1.0, np.nan]])}), "l")
     assert table.shape == (1, 2) and np.isnan(table[0, 1])
 
 

@@ -1,24 +1,112 @@
-"""Figures of the ``blueshift`` experiment (paper C Figs. 1-9, 11, 12, 17)."""
+"""Figures of the ``blueshift`` experiment (paper C Figs. 1-9, 11, 12, 17), each declared with
+its caption in :data:`FIGURES`; :func:`blueshift_figures` draws those the config asks for."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from .._errors import SmoothscopeError
-from .._io import save_figure
-from ..analysis import paths as P
-from ..analysis import spectra as S
-from ..sweep import Cell
-from .blueshift_claims import ACTIVATIONS, HIGH_BAND, LINEAR, fig12_cell
+from ..._errors import SmoothscopeError
+from ..._io import save_figure
+from ...analysis import paths as P
+from ...analysis import spectra as S
+from ...sweep import Cell
+from .._base import Figure
+from .cells import fig12_cell
+from .config import ACTIVATIONS, HIGH_BAND, LINEAR, BlueshiftConfig
 
-if TYPE_CHECKING:
-    from .blueshift import BlueshiftConfig
+__all__ = ["FIGURES", "blueshift_figures"]
 
-__all__ = ["blueshift_figures"]
+SPECTRA_PER_LAYER = Figure(
+    "fig3_spectra_per_layer.png",
+    "Paper C Fig. 3: mean spectra of every layer's weight-space path in the Toy-CNN for "
+    "ReLU, tanh, softplus and the linear control, shallow (dark) to deep (yellow), "
+    "log–log; one row with the paper's raw DFT, one with the boundary-free tapered "
+    "estimator the claims use. Look at: deeper layers carrying more high-frequency "
+    "power (blueshift), most for ReLU, none for the linear network; the raw-DFT row "
+    "cannot fall faster than 1/k.",
+    claims=("C.fig3.*",),
+)
+OTHER_ACTIVATIONS = Figure(
+    "fig17_other_activations.png",
+    "Paper C Fig. 17 (App. F.1): spectra of every unit's weight-space path in the Toy-CNN for "
+    "the other activations (extra_activations: ELU, GELU, SELU, sigmoid, hardtanh and leaky "
+    "ReLU 0.2 at the paper scale, the only scale that draws it), shallow (dark) to deep "
+    "(yellow), log–log, boundary-free tapered estimator. Look at: the deep units' spectra "
+    "flattening (blueshift) for every nonlinear activation, more for the kinked ones (leaky "
+    "ReLU, hardtanh) than for the smooth ones. A figure, not a claim.",
+)
+DEPTH_BRANCHES_VARIANTS = Figure(
+    "fig5_6_7_8.png",
+    "Paper C Figs. 5–8, four panels: h of the loss path against Toy-CNN depth without and with "
+    "shortcuts and for the linear control (Fig. 5); the output spectra of ResNet v1, v2 and the "
+    "linear ResNet (α = 0), the high band k > K/8 right of the dotted line (Fig. 7); the "
+    "output spectra of a NoShort ResNet without and with feature-group averaging (Fig. 8); "
+    "the mean |correlation| of each block's residual and shortcut summands per frequency for "
+    "ReLU, tanh, softplus and the linear ResNet (Fig. 6). Look at: h falling with depth "
+    "without shortcuts only; less high-frequency power for v2 than v1 and for the averaged "
+    "NoShort than the plain one; the correlation falling with frequency most for ReLU (the "
+    "analytic activations' high band rises back through the taper's leakage, see "
+    "docs/blueshift.md).",
+    claims=("C.fig5.*", "C.fig6.*", "C.fig7.*", "C.fig8.*"),
+)
+TRANSITION = Figure(
+    "fig1_transition.png",
+    "Paper C Figs. 1 and 4: the loss along a weight-space path across the α–ν "
+    "transition (linear, ReLU, ResNet), with h in the titles, and the path of median h "
+    "over many directions. Look at: the path roughening with the nonlinearity and "
+    "smoothing again with shortcuts.",
+    claims=("C.fig1.*",),
+)
+CHEBYSHEV_TRAINABILITY = Figure(
+    "fig2_9_chebyshev_trainability.png",
+    "Paper C Figs. 2, 9, 19: Chebyshev coefficients of the activations on [−5, 5] "
+    "(left; slower decay means rougher) and training accuracy against h at "
+    "initialisation (right). Look at: whether smoother initial paths (larger h) train "
+    "better.",
+    claims=("C.fig9.*",),
+)
+TRAINABILITY = Figure(
+    "fig9_trainability.png",
+    "Paper C Fig. 9 per architecture (NoShort, and v1/v2 with shortcuts where the scale "
+    "trains them): training accuracy (top) and h of the output path at initialisation "
+    "(bottom, taper) against α (0 linear, 1 ReLU), one line per depth. Look at: accuracy "
+    "and h at initialisation falling together as NoShort networks get deeper and more "
+    "nonlinear; the claim reads the NoShort column only.",
+    claims=("C.fig9.*",),
+)
+DURING_TRAINING = Figure(
+    "fig11_during_training.png",
+    "Paper C Fig. 11 (App. D.1): spectra of every unit's path of a Toy-CNN during training, "
+    "one row per setting (ReLU, tanh, ReLU with shortcuts), one column per checkpoint epoch "
+    "and path radius (paper: epochs 0 and 20, radii 1 and 10), shallow (dark) to deep "
+    "(yellow), taper, the last unit's h in the titles; drawn at the standard and paper scales. "
+    "Look at: less blueshift after training at radius 1, and the blueshift visible again at "
+    "radius 10. One network per setting, as in the paper: a figure, not a claim.",
+)
+DELTA_ORTHOGONAL = Figure(
+    "fig12_delta_orthogonal.png",
+    "Paper C Fig. 12 (App. D.2): spectra of every unit's path in the delta-orthogonally "
+    "initialised Toy-CNN without BatchNorm, tanh (top) and the linear reference (bottom), one "
+    "column per path radius, shallow (dark) to deep (yellow), taper, the "
+    "last unit's h in the titles. Look at: tanh smooth near the initialisation and rough "
+    "further out. No claim: its protocol was chosen after probing (see docs/blueshift.md).",
+)
+FIGURES: tuple[Figure, ...] = (
+    TRANSITION,
+    CHEBYSHEV_TRAINABILITY,
+    SPECTRA_PER_LAYER,
+    DEPTH_BRANCHES_VARIANTS,
+    TRAINABILITY,
+    DURING_TRAINING,
+    DELTA_ORTHOGONAL,
+    OTHER_ACTIVATIONS,
+)
+"""Every figure a run can draw, in the paper's order (Fig. 17 at the paper scale only, Fig. 11
+at the standard and paper scales)."""
 
 
 def blueshift_figures(
@@ -58,7 +146,7 @@ def blueshift_figures(
         "raw DFT (paper), bottom: boundary-free taper"
     )
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig3_spectra_per_layer.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / SPECTRA_PER_LAYER.file)))
 
     if config.extra_activations:
         extra = list(config.extra_activations)
@@ -71,7 +159,7 @@ def blueshift_figures(
             ax.set(title=f"Toy-CNN {config.toy_units}, {act} (taper)", xlabel="frequency k")
         f.suptitle("Unit spectra for the other activations (paper C Fig. 17), dark to yellow")
         f.tight_layout()
-        written.append(str(save_figure(f, run_dir / "figures" / "fig17_other_activations.png")))
+        written.append(str(save_figure(f, run_dir / "figures" / OTHER_ACTIVATIONS.file)))
 
     f, axes = plt.subplots(1, 4, figsize=(19, 3.8))
     hv = m["h_vs_depth"]
@@ -107,7 +195,7 @@ def blueshift_figures(
     )
     axes[3].legend(fontsize=8)
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig5_6_7_8.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / DEPTH_BRANCHES_VARIANTS.file)))
 
     f, axes = plt.subplots(2, 3, figsize=(13, 6.4))
     for col, (alpha, nu, label) in enumerate(((0, 0, "linear"), (1, 0, "ReLU"), (1, 1, "ResNet"))):
@@ -135,7 +223,7 @@ def blueshift_figures(
             axes[1][col].set(title=f"no median path: {exc}"[:60])
     f.suptitle("Loss paths through the α–ν transition (Fig. 1) and median-h paths (Fig. 4)")
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig1_transition.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / TRANSITION.file)))
 
     f, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     for name, values in m["chebyshev"].items():
@@ -160,7 +248,7 @@ def blueshift_figures(
         title="Fig. 9: blueshift vs trainability (NoShort)",
     )
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig2_9_chebyshev_trainability.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / CHEBYSHEV_TRAINABILITY.file)))
     written += _extra_figures(plt, run_dir, config, cells, s, m, data)
     plt.close("all")
     return written
@@ -196,7 +284,7 @@ def _extra_figures(plt, run_dir, config, cells, s, m, data) -> list[str]:
         "blueshift at initialisation (paper C Fig. 9)"
     )
     f.tight_layout()
-    written.append(str(save_figure(f, run_dir / "figures" / "fig9_trainability.png")))
+    written.append(str(save_figure(f, run_dir / "figures" / TRAINABILITY.file)))
 
     trained = [n for n in cells if n.startswith("trained-")]
     if trained:
@@ -228,7 +316,7 @@ def _extra_figures(plt, run_dir, config, cells, s, m, data) -> list[str]:
             "to deep (yellow), taper"
         )
         f.tight_layout()
-        written.append(str(save_figure(f, run_dir / "figures" / "fig11_during_training.png")))
+        written.append(str(save_figure(f, run_dir / "figures" / DURING_TRAINING.file)))
 
     if config.delta_radii:
         radii = config.delta_radii
@@ -252,5 +340,5 @@ def _extra_figures(plt, run_dir, config, cells, s, m, data) -> list[str]:
             "(top) and linear (bottom), by path radius (paper C Fig. 12)"
         )
         f.tight_layout()
-        written.append(str(save_figure(f, run_dir / "figures" / "fig12_delta_orthogonal.png")))
+        written.append(str(save_figure(f, run_dir / "figures" / DELTA_ORTHOGONAL.file)))
     return written

@@ -1,116 +1,32 @@
-"""Claims of the ``blueshift`` experiment (paper C): rules, controls and their statistics.
+"""Claims of the ``blueshift`` experiment (paper C): the rules and their controls.
 
 Every difference claim compares the mean of a per-direction statistic (mostly the boundary-free
 taper h) between two configurations, with a 95 % two-level bootstrap over initialisations, then
-the directions within each drawn one; slope claims fit a line through such means. Each claim
-names its control: the same rule applied where the paper's effect is absent.
+the directions within each drawn one (:mod:`.bootstrap`); slope claims fit a line through such
+means. Each claim names its control: the same rule applied where the paper's effect is absent.
+:func:`blueshift_claims` declares every claim a run can give.
 """
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..analysis import paths as P
-from ..results import Claim, Control, verdict_above, verdict_below
-from ..sweep import derive_seed
+from ...analysis import paths as P
+from ...results import Claim, Control, verdict_above, verdict_below
+from ...sweep import derive_seed
+from .bootstrap import difference, quiet, slope
+from .cells import h_table
+from .config import ACTIVATIONS, BAND_WIDTH, HIGH_BAND, LINEAR, BlueshiftConfig
 
-if TYPE_CHECKING:
-    from .blueshift import BlueshiftConfig
-
-__all__ = [
-    "ACTIVATIONS",
-    "BAND_WIDTH",
-    "CHEBYSHEV",
-    "HIGH_BAND",
-    "LINEAR",
-    "blueshift_claims",
-    "fig12_cell",
-    "h_table",
-]
-
-ACTIVATIONS = ("relu", "tanh", "softplus")
-LINEAR = "identity"
-CHEBYSHEV = (
-    "relu",
-    "leaky_relu:0.2",
-    "tanh",
-    "softplus",
-    "elu",
-    "gelu",
-    "selu",
-    "sigmoid",
-    "hardtanh",
-    "swish",
-)
-HIGH_BAND = 8
-"""Fig. 7's spectral-shape statistic: the share of the (taper) power at ``k > K / HIGH_BAND``."""
-BAND_WIDTH = 2.0
-"""Standard deviation (in frequency bins) of Fig. 6's Gaussian frequency filters."""
-
-
-def fig12_cell(activation: str, radius: float) -> str:
-    """The configuration of Fig. 12: the delta-orthogonally initialised Toy-CNN without
-    BatchNorm (tanh, or the linear reference) walked at one path radius."""
-    return f"toy-{activation}-delta-r{radius:g}"
-
-
-def h_table(summary: dict[str, Any], layer: str, key: str = "h") -> np.ndarray:
-    """``[inits, directions]`` of one per-direction quantity (NaN where nothing was fitted)."""
-    rows = summary["layers"][layer][key]
-    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
-
-
-def _boot_means(tables: list[np.ndarray], n_boot: int, seed: int) -> np.ndarray:
-    """``[1 + n_boot, len(tables)]``: row 0 the means, then two-level bootstrap means.
-
-    Each replicate resamples a table's initialisations with replacement, then the directions
-    within each drawn initialisation; NaN entries (nothing to fit) are left out of the mean.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.empty((1 + n_boot, len(tables)))
-    for j, t in enumerate(tables):
-        n_i, n_d = t.shape
-        ii = rng.integers(0, n_i, (n_boot, n_i))
-        dd = rng.integers(0, n_d, (n_boot, n_i, n_d))
-        with np.errstate(all="ignore"), _quiet():
-            out[0, j] = np.nanmean(t)
-            out[1:, j] = np.nanmean(t[ii[..., None], dd], axis=(1, 2))
-    return out
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Silence numpy's 'mean of empty slice' warning: an all-NaN table has a NaN mean."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
-
-
-def _interval(draws: np.ndarray) -> tuple[float, float, float]:
-    """Point value (row 0) and the 95 % percentile interval of the other rows."""
-    value = float(draws[0])
-    rest = draws[1:][np.isfinite(draws[1:])]
-    if not np.isfinite(value) or rest.size < 0.9 * (draws.size - 1):
-        return value, float("nan"), float("nan")
-    lo, hi = np.percentile(rest, [2.5, 97.5])
-    return value, float(lo), float(hi)
+__all__ = ["blueshift_claims"]
 
 
 def _verdict(value: float, lo: float, hi: float, sign: int) -> str:
     if not (np.isfinite(value) and np.isfinite(lo) and np.isfinite(hi)):
         return "inconclusive"
     return verdict_above(lo, hi, 0.0) if sign > 0 else verdict_below(lo, hi, 0.0)
-
-
-def _difference(
-    larger: np.ndarray, smaller: np.ndarray, n_boot: int, seed: int
-) -> tuple[float, float, float]:
-    draws = _boot_means([larger, smaller], n_boot, seed)
-    return _interval(draws[:, 0] - draws[:, 1])
 
 
 def _nan_note(tables: dict[str, np.ndarray]) -> str:
@@ -183,17 +99,17 @@ def _difference_claim(
     quantity: str = "boundary-free (taper) h",
 ) -> Claim:
     """``mean h(smooth) − mean h(rough) > 0`` over initialisations × directions (taper h)."""
-    value, lo, hi = _difference(tables[smooth], tables[rough], n_boot, seed)
+    value, lo, hi = difference(tables[smooth], tables[rough], n_boot, seed)
     paper_note = ""
     if paper_tables is not None:
-        with _quiet():
+        with quiet():
             paper = float(np.nanmean(paper_tables[smooth]) - np.nanmean(paper_tables[rough]))
         paper_note = f". Paper convention (raw DFT, capped near 1): {paper:+.3g}"
     n_i, n_d = tables[smooth].shape
     ctrl = None
     if control is not None:
         c_smooth, c_rough, description = control
-        c_value, c_lo, c_hi = _difference(tables[c_smooth], tables[c_rough], n_boot, seed + 1)
+        c_value, c_lo, c_hi = difference(tables[c_smooth], tables[c_rough], n_boot, seed + 1)
         ctrl = _labelled_control(cid, description, c_value, c_lo, c_hi, +1)
     rule = (
         f"{what}: {quantity}, mean over {n_i} initialisations × {n_d} directions, "
@@ -201,19 +117,7 @@ def _difference_claim(
         f"interval is above 0{paper_note}"
         + _nan_note({smooth: tables[smooth], rough: tables[rough]})
     )
-    return _h_claim(
-        cid, where, statement, (value, lo, hi), +1, rule, ctrl, no_control, (n_i, n_d)
-    )
-
-
-def _slope(x: list[float], tables: list[np.ndarray], n_boot: int, seed: int):
-    draws = _boot_means(tables, n_boot, seed)
-    xs = np.asarray(x, float)
-    ok = np.isfinite(draws).all(axis=1)
-    slopes = np.full(draws.shape[0], np.nan)
-    if ok.any():
-        slopes[ok] = np.polyfit(xs, draws[ok].T, 1)[0]
-    return _interval(slopes)
+    return _h_claim(cid, where, statement, (value, lo, hi), +1, rule, ctrl, no_control, (n_i, n_d))
 
 
 def _slope_claim(
@@ -229,12 +133,12 @@ def _slope_claim(
     control: tuple[list[np.ndarray], str] | None,
     no_control: str | None = None,
 ) -> Claim:
-    value, lo, hi = _slope(x, tables, n_boot, seed)
+    value, lo, hi = slope(x, tables, n_boot, seed)
     n_i, n_d = tables[0].shape
     ctrl = None
     if control is not None:
         c_tables, description = control
-        c_value, c_lo, c_hi = _slope(x, c_tables, n_boot, seed + 1)
+        c_value, c_lo, c_hi = slope(x, c_tables, n_boot, seed + 1)
         ctrl = _labelled_control(cid, description, c_value, c_lo, c_hi, sign)
     side = "above" if sign > 0 else "below"
     rule = (
@@ -485,8 +389,8 @@ def _fig7_shape_claim(s: dict[str, Any], config: BlueshiftConfig, seed: int) -> 
     """Fig. 7 compares spectra: the share of power at high frequencies, v1 above v2."""
     t = {n: h_table(s[n], P.OUTPUT, "high") for n in ("resnet-v1", "resnet-v2")}
     t["linear"] = h_table(s["transition-a0-nu0"], P.OUTPUT, "high")
-    value, lo, hi = _difference(t["resnet-v1"], t["resnet-v2"], config.n_boot, seed)
-    c_value, c_lo, c_hi = _difference(t["linear"], t["resnet-v2"], config.n_boot, seed + 1)
+    value, lo, hi = difference(t["resnet-v1"], t["resnet-v2"], config.n_boot, seed)
+    c_value, c_lo, c_hi = difference(t["linear"], t["resnet-v2"], config.n_boot, seed + 1)
     n_i, n_d = t["resnet-v1"].shape
     return Claim(
         "C.fig7.v2_less_high_frequency_power",

@@ -1,211 +1,57 @@
-"""Experiment ``blueshift``: harmonic distortion of weight-to-output paths (paper C).
+"""Cells of the ``blueshift`` experiment (paper C): the independent units of work and the plan.
 
-Paths ``p(t) = f(x, W + r·t·D)`` (eq. 1 with ``α⁻¹ = r``, the sampling radius), random unit
-directions D, at initialisation, on real images (:func:`smoothscope.data.real.load_images`:
-CIFAR-10 when given, else Fashion-MNIST, else the digits) with their labels for the loss.
-Every configuration is initialised ``inits`` times and walked in ``directions`` directions per
-initialisation (the paper: 50 × 20); every claim's interval is a two-level bootstrap over
-initialisations, then directions within them.
-
-``h`` is measured twice per path (:func:`smoothscope.analysis.spectra.estimate_h`): the
-boundary-free taper estimator, which decides the claims, and the paper's raw-DFT convention
-(capped near 1 by the jump where the path's periodic copies meet), reported beside it. Figs. 1,
-4 and 5 use the path of the loss, as the paper does; the others the network output (or every
-unit, Fig. 3). See ``docs/blueshift.md`` for the protocol and what each scale can decide.
+:func:`path_cell` walks the weight-space paths of one configuration over its initialisations
+and fits ``h`` per direction (both conventions); :func:`training_path_cell` walks a Toy-CNN's
+paths at checkpoints during training (Fig. 11); :func:`train_cell` measures a ResNet's ``h`` at
+initialisation and then trains it (Fig. 9). :func:`plan` lists every cell of a config by
+configuration name; :func:`h_table` reads a cell summary back as ``[inits, directions]``.
 """
 
 from __future__ import annotations
 
 import copy
-from concurrent.futures import Executor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._errors import SmoothscopeError
-from .._io import save_json, save_npz
-from .._validate import Bound
-from ..analysis import chebyshev as C
-from ..analysis import paths as P
-from ..analysis import spectra as S
-from ..data.real import load_images, resolve_dataset
-from ..models import build
-from ..models.init import delta_orthogonal_
-from ..models.toycnn import make_activation
-from ..sweep import Cell, CellContext, derive_seed, run_cells
-from ._base import ExperimentConfig, ExperimentSpec, register_experiment
-from .blueshift_claims import (
-    ACTIVATIONS,
-    BAND_WIDTH,
-    CHEBYSHEV,
-    HIGH_BAND,
-    LINEAR,
-    blueshift_claims,
-    fig12_cell,
-    h_table,
-)
-from .blueshift_figures import blueshift_figures
+from ..._errors import SmoothscopeError
+from ..._io import save_npz
+from ...analysis import paths as P
+from ...analysis import spectra as S
+from ...data.real import load_images
+from ...models import build
+from ...models.init import delta_orthogonal_
+from ...sweep import Cell, CellContext, derive_seed
+from .config import ACTIVATIONS, BAND_WIDTH, HIGH_BAND, LINEAR, SWEEP_KWARGS, BlueshiftConfig
 
 __all__ = [
-    "SWEEP_VARIANTS",
-    "BlueshiftConfig",
+    "PACKAGE",
     "band_correlation",
+    "fig12_cell",
+    "h_table",
     "path_cell",
     "plan",
-    "run",
     "train_cell",
     "training_path_cell",
 ]
 
-SWEEP_VARIANTS = ("noshort", "v1", "v2")
-"""Fig. 9's architectures: v1 without shortcuts ("NoShort"), v1 and v2 with them."""
-_SWEEP_KWARGS = {
-    "noshort": {"version": "v1", "shortcut": False},
-    "v1": {"version": "v1", "shortcut": True},
-    "v2": {"version": "v2", "shortcut": True},
-}
+PACKAGE = "smoothscope.experiments.blueshift"
+"""Where the cell functions resolve (re-exported by the package): the path is part of every
+cell's id and seed, so it stays the one of the flat module this package replaced."""
 
 
-@dataclass(frozen=True)
-class BlueshiftConfig(ExperimentConfig):
-    """Protocol of paper C §4 (paper-scale defaults; quick and standard scales are smaller).
-
-    Attributes:
-        toy_units: depth L of the Toy-CNN (paper: 50).
-        toy_depths: Toy-CNN depths for h vs depth (Fig. 5).
-        resnet_depth: depth 6n+2 of the CIFAR ResNets (paper: 56).
-        images: images per path (the loss averages over them).
-        points: samples N along each path.
-        inits: initialisations per configuration (paper: 50).
-        directions: random directions per initialisation (paper: 20).
-        radius: path length r = 1/α of eq. 1 at initialisation (see ``docs/blueshift.md``).
-        group_average: feature-group averaging factor a (paper: 3).
-        walk_layers: units walked one at a time (Fig. 15).
-        extra_activations: the other activations of App. F.1 (Fig. 17: unit spectra of the
-            Toy-CNN); empty at the quick and standard scales.
-        sweep_depths, sweep_alphas, sweep_epochs, train_images: trainability sweep (Fig. 9) of
-            ResNets on the real images; α is the leaky-ReLU knob (1 ReLU, 0 linear).
-        sweep_variants: Fig. 9's architectures: ``noshort`` (v1 without shortcuts), ``v1``,
-            ``v2`` (with shortcuts); the claim uses ``noshort``.
-        train_checkpoints: epochs at which Fig. 11 walks the paths of Toy-CNNs during training
-            (paper: 0 and 20); empty: no Fig. 11.
-        train_radii: path radii of Fig. 11 (App. D.1: the default and r = 10).
-        delta_radii: path radii of Fig. 12 (delta-orthogonal Toy-CNN without BatchNorm, tanh
-            and the linear reference); empty: no Fig. 12.
-        dataset, data_dir: :func:`smoothscope.data.real.load_images` name and folder.
-        n_boot: bootstrap replicates of every interval.
-    """
-
-    toy_units: int = 50
-    toy_depths: tuple[int, ...] = (5, 10, 20, 30, 40, 50)
-    resnet_depth: int = 56
-    images: int = 8
-    points: int = 257
-    inits: int = 50
-    directions: int = 20
-    radius: float = 10.0
-    group_average: int = 3
-    walk_layers: int = 10
-    extra_activations: tuple[str, ...] = (
-        "elu",
-        "gelu",
-        "selu",
-        "sigmoid",
-        "hardtanh",
-        "leaky_relu:0.2",
-    )
-    sweep_depths: tuple[int, ...] = (20, 56, 110)
-    sweep_alphas: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
-    sweep_epochs: int = 30
-    train_images: int = 50000
-    sweep_variants: tuple[str, ...] = SWEEP_VARIANTS
-    train_checkpoints: tuple[int, ...] = (0, 20)
-    train_radii: tuple[float, ...] = (1.0, 10.0)
-    delta_radii: tuple[float, ...] = (1.0, 10.0, 100.0)
-    dataset: str = "auto"
-    data_dir: str | None = None
-    n_boot: int = 2000
-
-    BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
-        "points": Bound(8, 100_000, unit_bytes=3 * 32 * 32 * 4, unit="path point (an image)"),
-        "sweep_alphas": Bound(0, 1.0),  # leaky-ReLU knob: 0 linear, 1 ReLU
-        "extra_activations": Bound(min_entries=0),  # Fig. 17 only at the paper scale
-        "train_checkpoints": Bound(0, 10_000, min_entries=0),  # Fig. 11: standard and paper
-        "train_radii": Bound(0, 1e6, low_open=True),
-        "delta_radii": Bound(0, 1e6, low_open=True, min_entries=0),
-    }
-
-    QUICK: ClassVar[dict[str, Any]] = {
-        "toy_units": 12,
-        "toy_depths": (3, 6, 12),
-        "resnet_depth": 8,
-        "images": 1,
-        "points": 129,
-        "inits": 4,
-        "directions": 3,
-        "walk_layers": 3,
-        "extra_activations": (),
-        "sweep_depths": (8, 14),
-        "sweep_alphas": (0.5, 1.0),
-        "sweep_epochs": 1,
-        "train_images": 512,
-        "sweep_variants": ("noshort",),
-        "train_checkpoints": (),
-        "train_radii": (10.0,),
-        "delta_radii": (1.0, 100.0),
-        "n_boot": 1000,
-    }
-    STANDARD: ClassVar[dict[str, Any]] = {
-        "toy_units": 20,
-        "toy_depths": (5, 10, 20),
-        "resnet_depth": 14,
-        "images": 1,
-        "points": 193,
-        "inits": 6,
-        "directions": 6,
-        "walk_layers": 4,
-        "extra_activations": (),
-        "sweep_depths": (8, 14, 20),
-        "sweep_alphas": (0.5, 1.0),
-        "sweep_epochs": 2,
-        "train_images": 2048,
-        "sweep_variants": ("noshort",),  # v1/v2 with shortcuts: +120 CPU-s per net at depth 20
-        "train_checkpoints": (0, 2),
-        "train_radii": (1.0, 10.0),
-        "delta_radii": (1.0, 100.0),
-        "n_boot": 2000,
-    }
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.points < 33 or self.directions < 2 or self.images < 1 or self.radius <= 0:
-            raise SmoothscopeError(
-                "points ≥ 33 (the taper estimator's fit range), directions ≥ 2, images ≥ 1, "
-                "radius > 0 required"
-            )
-        if self.inits < 2:
-            raise SmoothscopeError(f"inits: expected at least 2 initialisations, got {self.inits}")
-        for name in self.extra_activations:
-            make_activation(name)  # an unknown name fails here, before anything runs
-        bad = set(self.sweep_variants) - set(SWEEP_VARIANTS)
-        if bad or not self.sweep_variants:
-            raise SmoothscopeError(
-                f"sweep_variants: expected some of {SWEEP_VARIANTS}, got {self.sweep_variants}"
-            )
-        if any(r <= 0 for r in (*self.train_radii, *self.delta_radii)):
-            raise SmoothscopeError("train_radii, delta_radii: expected radii > 0")
-        if len(self.delta_radii) == 1:
-            raise SmoothscopeError("delta_radii: expected none (no Fig. 12) or at least 2 radii")
-        if (self.resnet_depth - 2) % 6 or any((d - 2) % 6 for d in self.sweep_depths):
-            raise SmoothscopeError("resnet depths: expected the form 6n+2")
+def fig12_cell(activation: str, radius: float) -> str:
+    """The configuration of Fig. 12: the delta-orthogonally initialised Toy-CNN without
+    BatchNorm (tanh, or the linear reference) walked at one path radius."""
+    return f"toy-{activation}-delta-r{radius:g}"
 
 
-# ---------------------------------------------------------------------------------------------
-# cells
+def h_table(summary: dict[str, Any], layer: str, key: str = "h") -> np.ndarray:
+    """``[inits, directions]`` of one per-direction quantity (NaN where nothing was fitted)."""
+    rows = summary["layers"][layer][key]
+    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
 
 
 def _inputs(spec: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -489,11 +335,6 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     }
 
 
-def _nanmean(values: list) -> float | None:
-    a = np.array([np.nan if v is None else v for v in values], float)
-    return float(np.nanmean(a)) if np.isfinite(a).any() else None
-
-
 # ---------------------------------------------------------------------------------------------
 # plan
 
@@ -517,7 +358,7 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
 
     def add(name: str, model: str, kwargs: dict[str, Any], record: str = "output", **extra):
         cells[name] = Cell(
-            "smoothscope.experiments.blueshift:path_cell",
+            f"{PACKAGE}:path_cell",
             {
                 **base,
                 "model": model,
@@ -600,7 +441,7 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
             ("relu-short", {"activation": "relu", "shortcut": True}),
         ):
             cells[f"trained-{name}"] = Cell(
-                "smoothscope.experiments.blueshift:training_path_cell",
+                f"{PACKAGE}:training_path_cell",
                 {
                     "model": "toycnn",
                     "kwargs": {"units": units, **kwargs},
@@ -623,13 +464,13 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
         for a in config.sweep_alphas
     ):  # Fig. 9
         cell = Cell(
-            "smoothscope.experiments.blueshift:train_cell",
+            f"{PACKAGE}:train_cell",
             {
                 "model": "resnet-cifar",
                 "variant": variant,
                 "kwargs": {
                     "depth": depth,
-                    **_SWEEP_KWARGS[variant],
+                    **SWEEP_KWARGS[variant],
                     "alpha": alpha,
                     "in_channels": 3,
                 },
@@ -647,106 +488,3 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
         )
         cells[cell.label] = cell
     return [list(cells.values())], cells
-
-
-# ---------------------------------------------------------------------------------------------
-# run
-
-
-def run(
-    config: BlueshiftConfig,
-    run_dir: Path,
-    *,
-    progress: bool = True,
-    executor: Executor | None = None,
-) -> dict[str, Any]:
-    """Sample all paths, fit h, compare configurations; claims and figures."""
-    info = resolve_dataset(config.dataset, config.data_dir)
-    stages, cells = plan(config)
-    summaries = run_cells(
-        stages[0],
-        run_dir / "cells",
-        executor=executor,
-        progress=progress,
-        description="blueshift paths",
-    )
-    s = {name: summaries[cell.id] for name, cell in cells.items()}
-    claims = blueshift_claims(config, s)
-    chebyshev = {}
-    for name in CHEBYSHEV:
-        decay = C.coefficient_decay(name, interval=(-5, 5), degree=25)
-        chebyshev[name] = {
-            "magnitudes": decay.magnitudes.tolist(),
-            "geometric_rate": decay.geometric_rate,
-            "algebraic_exponent": decay.algebraic_exponent,
-        }
-
-    def mean(name: str, layer: str, key: str) -> float:
-        t = h_table(s[name], layer, key)
-        return float(np.nanmean(t)) if np.isfinite(t).any() else float("nan")
-
-    table = {
-        name: {
-            layer: {
-                "h": mean(name, layer, "h"),
-                "h_paper": mean(name, layer, "h_paper"),
-                "fitted": sum(k == "fitted" for row in v["kind"] for k in row),
-                "paths": sum(len(row) for row in v["kind"]),
-            }
-            for layer, v in summary["layers"].items()
-            if layer != "band_drop"
-        }
-        for name, summary in s.items()
-        if "layers" in summary
-    }
-    depths = list(config.toy_depths)
-    measurements = {
-        "h": table,
-        "h_vs_depth": {
-            "depths": depths,
-            **{
-                variant: [table[f"toy-depth{d}-{variant}"][P.LOSS]["h"] for d in depths]
-                for variant in ("noshort", "short", "linear")
-            },
-        },
-        "trainability": [{"label": n, **v} for n, v in s.items() if n.startswith("train ")],
-        "during_training": {  # Fig. 11: mean h per unit, by checkpoint epoch and radius
-            n.removeprefix("trained-"): {
-                "radii": v["radii"],
-                "train_accuracy": v["train_accuracy"],
-                "h": {
-                    key: {layer: _nanmean(row) for layer, row in per_layer.items()}
-                    for key, per_layer in v["h"].items()
-                },
-            }
-            for n, v in s.items()
-            if n.startswith("trained-")
-        },
-        "delta_orthogonal": {  # Fig. 12: mean h of the last unit by radius
-            act: {
-                f"{r:g}": table[fig12_cell(act, r)][f"units.unit{config.toy_units}"]["h"]
-                for r in config.delta_radii
-            }
-            for act in ("tanh", LINEAR)
-        },
-        "chebyshev": chebyshev,
-        "replicates": {"initialisations": config.inits, "directions": config.directions},
-    }
-    measurements["figures"] = blueshift_figures(run_dir, config, cells, s, measurements)
-    save_json(run_dir / "arrays" / "blueshift_tables.json", measurements)
-    return {
-        "claims": claims,
-        "measurements": measurements,
-        "data": {"images": f"{info.name} ({info.source})"},
-    }
-
-
-register_experiment(
-    ExperimentSpec(
-        name="blueshift",
-        description="Paper C: blueshift of weight-space paths, h vs depth, shortcuts, activations, "
-        "v1/v2, feature averaging, Chebyshev coefficients, trainability",
-        config=BlueshiftConfig,
-        run=run,
-    )
-)
