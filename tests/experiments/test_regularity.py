@@ -125,11 +125,13 @@ def _unet(continuous, pixel=None, width=3.0, contrast=1.0, curvature_power=1.0):
     }
 
 
-def _summaries(unet=None, dip_jump=None, dip_range=1.0, wide_width=4.0):
+def _summaries(unet=None, dip_jump=None, dip_range=1.0, wide_width=4.0, zero_width=None):
     unet = unet or (lambda: _unet(lambda s: 0.3 / s))
     ev = {}
     for r in range(CFG.seeds):
-        ev[MAIN, 1, 0.0, r] = unet()
+        ev[MAIN, 1, 0.0, r] = unet() if zero_width is None else _unet(
+            lambda s: 0.3 / s, width=zero_width(r)
+        )
         ev[MAIN, 1, 0.1, r] = _unet(lambda s: 0.2 / s, width=wide_width)
         ev[SMOOTH, 1, 0.0, r] = _unet(lambda s: 0.2 / s, pixel=lambda s: 0.2, curvature_power=0.0)
     dip_jump = dip_jump or (lambda s: 0.5 / s)
@@ -201,6 +203,24 @@ def test_dead_collapsed_or_nan_networks_are_never_reproduced():
     assert flat_dip["D.dip_jumps_vanish"].verdict == "not reproduced"
     no_widening = _verdicts(*_summaries(wide_width=3.0))
     assert no_widening["D.l2_widens_edges"].verdict != "reproduced"
+
+
+def test_l2_is_decided_on_the_effect_beyond_the_seed_spread():
+    # λ = 0 seeds whose second half is 1.15× wider than the first: the seed-split control of
+    # the old rule ("ratio above 1") passed, and demoted a real 2.3× widening
+    spread = lambda r: 3.0 * (1.15 if r >= CFG.seeds // 2 else 1.0)  # noqa: E731
+    real = _verdicts(*_summaries(zero_width=spread, wide_width=3.0 * 1.075 * 2.3))
+    claim = real["D.l2_widens_edges"]
+    assert claim.verdict == "reproduced", claim.rule
+    assert claim.measured == pytest.approx(np.log(2.3) - np.log(1.15), abs=0.05)
+    assert claim.control.verdict != "reproduced"  # the odd/even null in place of the effect
+    assert "beyond the seed spread" in claim.rule and claim.threshold == 0.0
+    # a widening no larger than the seed spread is not reproduced
+    weak = _verdicts(*_summaries(zero_width=spread, wide_width=3.0 * 1.075 * 1.15))
+    assert weak["D.l2_widens_edges"].verdict != "reproduced"
+    # the DIP's lower total variation is decided the same way (below 0)
+    assert real["D.dip_l2_smooths"].verdict == "reproduced"
+    assert real["D.dip_l2_smooths"].measured < 0
 
 
 def test_plan_and_config():

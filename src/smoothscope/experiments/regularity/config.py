@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from ..._errors import SmoothscopeError
 from ..._validate import Bound
+from ...protocol import NO_VALUE, PaperValue
 from .._base import ExperimentConfig
 
 __all__ = [
@@ -108,6 +109,45 @@ class RegularityConfig(ExperimentConfig):
         "lambdas": Bound(0, 10.0),
         "dip_lambdas": Bound(0, 10.0),
         "lr": Bound(0, 10.0, low_open=True),
+    }
+
+    PROTOCOL: ClassVar[dict[str, PaperValue]] = {
+        # paper D is theoretical (abstract only here): it fixes no experiment, so every field
+        # is the project's, declared with the reason for its value
+        "eval_scales": PaperValue(
+            NO_VALUE,
+            "D, abstract: the limit as the resolution approaches infinity",
+            reasons={"*": "s up to 8 (12 at paper scale): enough to read the trend of the jumps "
+                     "(≈ 1/s for a continuous output, ≈ 1 for a kept edge) on 2 CPU cores"},
+        ),
+        "lambdas": PaperValue(
+            NO_VALUE,
+            "D, abstract: 'basic L2 regularization of network weights' (no strength given)",
+            reasons={"*": "λ = 0 against the largest λ that does not collapse the U-net to a "
+                     "constant (0.1 collapsed 4 of 6 quick U-nets; docs/regularity.md)"},
+        ),
+        "dip_lambdas": PaperValue(
+            NO_VALUE,
+            "D, abstract: the deep image prior is named, no protocol",
+            reasons={"*": "λ ≥ 1e-2 collapses the DIP to a constant; the largest below that"},
+        ),
+        "width": PaperValue(
+            NO_VALUE,
+            "D, abstract: 'CNNs such as the U-net' (no architecture)",
+            reasons={"*": "a 2-level U-net of width 8–16: the theorem holds for any width"},
+        ),
+        "seeds": PaperValue(
+            NO_VALUE,
+            "D has no experiments",
+            reasons={"*": "training seeds: the interval is over them (the L2 rule splits them)"},
+            replicate=True,
+        ),
+        "test_scenes": PaperValue(
+            NO_VALUE,
+            "D has no experiments",
+            reasons={"*": "single-disc test scenes: the interval's second level"},
+            replicate=True,
+        ),
     }
 
     QUICK: ClassVar[dict[str, Any]] = {
