@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from smoothscope import run_experiment
-from smoothscope.experiments import available_experiments
-from smoothscope.results import KINDS, VERDICTS, missing_fields
+from smoothscope import SmoothscopeError, run_experiment
+from smoothscope.experiments import ExperimentConfig, available_experiments, get_experiment
+from smoothscope.protocol import PaperValue
+from smoothscope.results import KINDS, VERDICTS, Claim, missing_fields
 
 HERE = Path(__file__).parent
 
@@ -53,3 +55,56 @@ def test_every_claim_has_kind_replicates_and_a_control(name, tmp_path):
             assert not (c["verdict"] == "reproduced" and control["verdict"] == "reproduced")
         if c["verdict"] == "reproduced":
             assert isinstance(c["measured"], (int, float)) and math.isfinite(c["measured"])
+        # the protocol ledger: every paper claim names the fields its verdict depends on, and
+        # each of them is a field of the run's ledger
+        if c["kind"] == "paper":
+            assert c["depends_on"] is not None, f"{c['id']}: paper claim without depends_on"
+        if c["depends_on"] is not None:
+            assert set(c["depends_on"]) <= {e["field"] for e in results["protocol"]}, c["id"]
+            assert isinstance(c["decided_under_deviation"], bool), c["id"]
+    for entry in results["protocol"]:
+        assert entry["source"].strip(), entry
+        if entry["deviates"]:
+            assert entry["reason"], f"{name}: {entry['field']} deviates without a reason"
+
+
+@pytest.mark.parametrize("name", [s.name for s in available_experiments()])
+@pytest.mark.parametrize("scale", ["quick", "standard", "paper"])
+def test_every_scale_gives_the_reason_for_each_deviation(name, scale):
+    spec = get_experiment(name)
+    declared = spec.config.protocol()  # raises on a declaration of no field
+    assert declared, f"{name}: no protocol ledger (PROTOCOL) declared"
+    try:
+        config = spec.config.preset(scale)
+    except SmoothscopeError:  # an experiment without this scale
+        pytest.skip(f"{name} has no {scale} preset")
+    values = config.to_dict()
+    for field, pv in declared.items():
+        if field not in values:  # resolved by the run (RUNTIME_PROTOCOL)
+            assert field in spec.config.RUNTIME_PROTOCOL
+            continue
+        if not pv.matches(values[field]):
+            assert pv.reason(scale), f"{name} at {scale}: {field} deviates without a reason"
+
+
+def test_bad_ledger_input_fails():
+    # a paper value without a source cannot be declared
+    with pytest.raises(SmoothscopeError, match="source"):
+        PaperValue(500, " ")
+
+    # a declaration of no field is refused before anything runs
+    @dataclass(frozen=True)
+    class Config(ExperimentConfig):
+        width: int = 1
+        PROTOCOL: ClassVar = {"depth": PaperValue(10, "B §4.3")}
+
+    with pytest.raises(SmoothscopeError, match="depth"):
+        Config.protocol()
+
+    # a claim depending on a field the ledger does not declare fails the run
+    claim = Claim(
+        "B.x", "B", "§4", "s", None, 1.0, None, "reproduced", "r",
+        kind="paper", no_control="none", replicates={"seeds": 1}, depends_on=("depth",),
+    )  # fmt: skip
+    with pytest.raises(SmoothscopeError, match="does not declare"):
+        claim.with_ledger([{"field": "width", "deviates": False, "replicate": False}])
