@@ -104,3 +104,47 @@ def test_progress_bars_only_on_a_terminal(monkeypatch):
 
     monkeypatch.setattr("sys.stderr", io.StringIO())
     assert cli._progress(False) is False and cli._progress(True) is False
+
+
+def test_list_models_and_fields(capsys):
+    assert main(["list", "models"]) == 0
+    out = capsys.readouterr().out
+    names = [line.split()[0] for line in out.splitlines() if line and not line.startswith("any")]
+    from smoothscope.models import available_models
+
+    assert names == available_models() and "LeNet-5" in out and "package.module:callable" in out
+    assert main(["list", "fields", "nonsmoothness"]) == 0
+    out = capsys.readouterr().out
+    header, *rows = out.splitlines()
+    assert header.split()[:6] == ["field", "type", "bounds", "quick", "standard", "paper"]
+    fields = {row.split()[0]: row for row in rows if row and not row.startswith("set a field")}
+    assert {"n_models", "frames", "seed"} <= set(fields)
+    assert "[0, 9,223,372,036,854,775,807]" in fields["seed"]
+    assert main(["list", "fields", "nope"]) == 2
+    assert "experiment: expected one of" in capsys.readouterr().err
+    assert main(["list"]) == 0 and "nonsmoothness" in capsys.readouterr().out
+
+
+def test_help_imports_neither_torch_nor_numpy():
+    # the startup time itself is a benchmark row (benchmarks/bench_startup.py), not a test
+    code = (
+        "import sys, contextlib, io\n"
+        "from smoothscope.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    rc = main(['--help'])\n"
+        "heavy = sorted(m for m in ('torch', 'numpy', 'scipy', 'matplotlib') if m in sys.modules)\n"
+        "print(rc, heavy, 'profile' in out.getvalue())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.split("\n")[0] == "0 [] True", proc.stdout + proc.stderr
+
+
+def test_every_command_is_listed_with_its_short_help(capsys):
+    from smoothscope.cli import COMMANDS, cli
+
+    assert main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    for name, (_, _, short) in COMMANDS.items():
+        assert f"{name}  " in listed and short in listed
+        command = cli.get_command(None, name)  # importable, and the same text once loaded
+        assert command is not None and command.get_short_help_str(80) == short

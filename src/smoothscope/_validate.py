@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -159,15 +160,33 @@ def _size(n_bytes: float) -> str:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"{'-' if value < 0 else ''}an integer of about {digits} digits"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _parse_text(value: str) -> Any:
-    """A string from a command line or an API caller, read as JSON when it is JSON."""
+MAX_DIGITS = 400
+"""Longest integer read from text (a count or a seed has far fewer digits; Python itself refuses
+more than 4300)."""
+
+
+def _parse_text(value: str, name: str = "value") -> Any:
+    """A string from a command line or an API caller, read as JSON when it is JSON.
+
+    Raises:
+        SmoothscopeError: a number of more than :data:`MAX_DIGITS` digits.
+    """
+    stripped = value.strip()
+    if len(stripped) > MAX_DIGITS and re.fullmatch(r"-?\d+(\.\d*)?([eE][+-]?\d+)?", stripped):
+        raise SmoothscopeError(
+            f"{name}: expected a number of at most {MAX_DIGITS} digits, got one of "
+            f"{len(stripped)} characters"
+        )
     try:
         return json.loads(value)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, or too many digits for an int
         return value
 
 
@@ -197,7 +216,7 @@ def coerce_field(name: str, value: Any, hint: Any) -> Any:
         raise SmoothscopeError(errors[0] if errors else f"{name}: unexpected value {value!r}")
     if origin is tuple:
         if isinstance(value, str):
-            parsed = _parse_text(value)
+            parsed = _parse_text(value, name)
             value = parsed if isinstance(parsed, list) else [v for v in value.split(",") if v]
         if isinstance(value, (list, tuple)):
             items = list(value)
@@ -206,7 +225,7 @@ def coerce_field(name: str, value: Any, hint: Any) -> Any:
         (arg, *_rest) = typing.get_args(hint) or (str,)
         return tuple(coerce_field(name, v, arg) for v in items)
     if isinstance(value, str) and hint in (bool, int, float):
-        value = _parse_text(value.strip())
+        value = _parse_text(value.strip(), name)
     if hint is bool:
         if isinstance(value, bool):
             return value

@@ -165,6 +165,9 @@ class Claim:
             analytic toy); ``None`` only in results older than schema 3.
         decided_under_deviation: whether a field of ``depends_on`` deviates from the paper in
             the run (``None`` until the run's ledger is applied, see :meth:`with_ledger`).
+        unit: the unit of ``measured`` and ``paper_value`` (``"Spearman ρ"``, ``"ln ratio"``);
+            optional: the report otherwise reads it from its units table
+            (:data:`smoothscope.report.UNITS`). Written to ``results.json`` only when set.
     """
 
     id: str
@@ -185,6 +188,7 @@ class Claim:
     posthoc: str | None = None
     depends_on: tuple[str, ...] | None = None
     decided_under_deviation: bool | None = None
+    unit: str | None = None
 
     def __post_init__(self) -> None:
         if self.paper not in ("A", "B", "C", "D"):
@@ -248,6 +252,7 @@ class Claim:
             object.__setattr__(self, "power", note)
 
     def to_dict(self) -> dict[str, Any]:
+        unit = {"unit": self.unit} if self.unit is not None else {}
         return {
             "id": self.id,
             "paper": self.paper,
@@ -267,6 +272,7 @@ class Claim:
             "posthoc": self.posthoc,
             "depends_on": list(self.depends_on) if self.depends_on is not None else None,
             "decided_under_deviation": self.decided_under_deviation,
+            **unit,
         }
 
     def with_ledger(self, entries: Sequence[Mapping[str, Any]]) -> Claim:
@@ -306,6 +312,7 @@ def claim_from_dict(d: Mapping[str, Any]) -> Claim:
         posthoc=d.get("posthoc"),
         depends_on=tuple(d["depends_on"]) if d.get("depends_on") is not None else None,
         decided_under_deviation=d.get("decided_under_deviation"),
+        unit=d.get("unit"),
     )
 
 

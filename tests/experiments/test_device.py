@@ -34,7 +34,7 @@ def fake_cuda(monkeypatch):
         return resolve_device(device)
 
     monkeypatch.setattr(_base, "resolve_device", fake)
-    monkeypatch.setattr(report, "resolve_device", fake)
+    monkeypatch.setattr(report.reproducing, "resolve_device", fake)  # report/reproducing.py
 
 
 def test_cpu_runs_keep_their_cell_identities():

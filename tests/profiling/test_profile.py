@@ -214,3 +214,131 @@ def test_cli_profile_and_compare(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "never").exists()
+
+
+# ----------------------------------------------------------------------------- issue 28
+
+
+SEEDS = ProfileSettings(
+    a_images=1,
+    a_frames=12,
+    b_inputs=8,
+    b_diffeos=1,
+    c_images=1,
+    c_directions=3,
+    c_points=32,
+    d_scales=(1, 2),
+)
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    """Profiles of four initialisations of one ReLU CNN and two of its softplus twin, each
+    profiled with its own seed."""
+    from _user_models import tiny_cnn
+
+    x = _images(8, 12)
+    relu = [profile(tiny_cnn(seed=s), x, settings=SEEDS, seed=s, name="relu") for s in range(4)]
+    soft = [
+        profile(tiny_cnn(seed=s, activation="softplus"), x, settings=SEEDS, seed=s, name="soft")
+        for s in range(2)
+    ]
+    return relu, soft
+
+
+def test_two_seeds_of_one_architecture_show_no_significant_difference(seeds):
+    relu, soft = seeds
+    # one initialisation per side: the intervals hold sampling noise only, and seed noise
+    # passes for an effect (the defect of issue 28)
+    single = compare_profiles(relu[0], relu[2])
+    assert sum(not r["covers_zero"] for r in single.rows) > 0
+    assert "ignore init-to-init variation" in single.summary()
+    # two initialisations per side: their spread enters the intervals
+    pooled = compare_profiles(relu[:2], relu[2:])
+    assert pooled.init_variation and pooled.rows
+    assert not any(r["significant"] for r in pooled.rows)
+    assert all(r["n_a"] == 2 and r["n_b"] == 2 for r in pooled.rows if r["lens"] == "B")
+    # the control on which the same rule can fail: ReLU against softplus, two seeds each
+    control = compare_profiles(relu[:2], soft)
+    assert any(r["significant"] and r["lens"] == "C" for r in control.rows)
+    # Holm: adjusted p-values are monotone in the raw ones and never below them
+    tested = sorted((r for r in control.rows if math.isfinite(r["p"])), key=lambda r: r["p"])
+    assert all(r["p_holm"] >= r["p"] for r in tested)
+    assert [r["p_holm"] for r in tested] == sorted(r["p_holm"] for r in tested)
+    with pytest.raises(SmoothscopeError, match="one architecture"):
+        compare_profiles([relu[0], twin_with_other_layers()], relu[1])
+
+
+def twin_with_other_layers():
+    x = _images(4, 12)
+    return profile(nn.Sequential(nn.Conv2d(1, 2, 3, padding=1)), x, settings=SEEDS, lenses="A")
+
+
+def test_compare_several_profiles_per_side_from_the_cli(seeds, tmp_path, capsys):
+    relu, _ = seeds
+    paths = []
+    for i, p in enumerate(relu):  # profile.json files, or their folders
+        (tmp_path / f"seed{i}").mkdir()
+        paths.append(str(tmp_path / f"seed{i}" / "profile.json"))
+        p.to_json(paths[-1])
+    side_a, side_b = f"{paths[0]},{paths[1]}", f"{tmp_path / 'seed2'},{tmp_path / 'seed3'}"
+    out = tmp_path / "cmp"
+    assert main(["profile", "--compare", side_a, side_b, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("0 of") and "init-to-init variation included" in printed
+    data = json.loads((out / "comparison.json").read_text())
+    assert len(data["a"]) == 2 and data["labels"][0] == "relu ×2 (seeds 0, 1)"
+    assert "Holm" in (out / "card.html").read_text()
+
+
+def test_dataframe_html_and_figures(twins, seeds):
+    pd = pytest.importorskip("pandas")
+    relu = twins["ReLU"]
+    frame = relu.to_dataframe()
+    assert isinstance(frame, pd.DataFrame) and len(frame) == len(relu.table())
+    assert list(frame.columns) == ["model", "seed", "lens", "layer", "metric", "value", "se"]
+    html = relu._repr_html_()
+    assert "<table>" in html and "Lens B" in html and "<script" not in html
+    figure = relu.plot("B")
+    assert len([ax for ax in figure.axes if ax.get_visible()]) == 3  # D, G, R
+    assert len(relu.plot().axes) == 4 * 3  # one row per lens
+    comparison = compare_profiles(seeds[0][:2], seeds[0][2:])
+    assert list(comparison.to_dataframe().columns)[:3] == ["lens", "layer", "metric"]
+    assert "Holm" in comparison._repr_html_() and comparison.plot("A").axes
+    with pytest.raises(SmoothscopeError, match="lens"):
+        relu.plot("Z")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_to_dataframe_without_pandas_says_how_to_get_it(twins, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pandas(name, *args, **kwargs):
+        if name == "pandas":
+            raise ImportError("No module named 'pandas'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pandas)
+    with pytest.raises(SmoothscopeError, match=r"smoothscope\[pandas\]"):
+        twins["ReLU"].to_dataframe()
+
+
+def test_lens_b_on_non_square_images():
+    from smoothscope.data.diffeo import random_diffeo
+    from smoothscope.profiling.lenses import rectangular_diffeo
+
+    # on a square image the rectangular deformation is the paper's (same draws, same remap)
+    x = _images(3, 10).double()
+    ours = rectangular_diffeo(x, 0.01, 3.0, 2, torch.Generator().manual_seed(5))
+    reference = random_diffeo(x, 0.01, 3.0, generator=torch.Generator().manual_seed(5),
+                              per_image=2)  # fmt: skip
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
+    wide = _images(8, 24)[..., :12, :]  # [8, 1, 12, 24]
+    p = profile(_twin(nn.ReLU), wide, settings=TINY, lenses=("B",))
+    rows = p.lenses["B"]["layers"]
+    assert all(0 < r["D"] and 0 < r["R"] for r in rows)
+    assert p.lenses["B"]["temperature"] > 0

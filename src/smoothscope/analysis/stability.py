@@ -32,6 +32,7 @@ from .._device import device_name, full_float32, resolve_device
 from .._errors import SmoothscopeError
 from .._validate import as_tensor, check_finite, check_rank, positive
 from ..data.diffeo import random_diffeo, temperature_for_displacement, temperature_range
+from ..models.adapter import OUTPUT, OutputSelector, adapt_model
 
 __all__ = [
     "CONVENTIONS",
@@ -42,8 +43,6 @@ __all__ = [
     "relative_stability",
 ]
 
-OUTPUT = "output"
-"""Layer name standing for the network output."""
 DEFAULT_CUT = 3
 """High-frequency cut-off of the diffeomorphisms (Petrini et al. 2021 use c = 3)."""
 
@@ -94,22 +93,24 @@ class StabilityResult:
 
 
 class _Capture:
-    """Forward hooks storing the flattened output of each named layer."""
+    """Forward hooks storing the flattened output of each named layer (copied for the layers
+    that a later in-place operation would change)."""
 
-    def __init__(self, model: nn.Module, layers: Sequence[str]) -> None:
+    def __init__(
+        self, model: nn.Module, layers: Sequence[str], copy_of: Sequence[str] = ()
+    ) -> None:
         modules = dict(model.named_modules())
         self.values: dict[str, torch.Tensor] = {}
         self.handles = [
-            modules[name].register_forward_hook(self._hook(name))
+            modules[name].register_forward_hook(self._hook(name, name in copy_of))
             for name in layers
             if name != OUTPUT
         ]
 
-    def _hook(self, name: str):
+    def _hook(self, name: str, copied: bool):
         def hook(module, args, output):
-            if isinstance(output, (tuple, list)):
-                output = output[0]
-            self.values[name] = _rows(output.detach())
+            output = output.detach()
+            self.values[name] = _rows(output.clone() if copied else output)
 
         return hook
 
@@ -129,21 +130,6 @@ def _rows(f: torch.Tensor) -> torch.Tensor:
     if f.dim() == 4 and not f.is_contiguous() and channels_last:
         return f.permute(0, 2, 3, 1).flatten(1)
     return f.flatten(1)
-
-
-def _layers(model: nn.Module, layers: Sequence[str] | None) -> list[str]:
-    if layers is None:
-        method = getattr(model, "representation_layers", None)
-        layers = list(method()) if callable(method) else [OUTPUT]
-    if isinstance(layers, str):
-        layers = [layers]
-    known = dict(model.named_modules())
-    missing = [n for n in layers if n != OUTPUT and (not n or n not in known)]
-    if missing:
-        raise SmoothscopeError(
-            f"layers: expected module names of the model or {OUTPUT!r}, got {missing[0]!r}"
-        )
-    return list(dict.fromkeys(layers))
 
 
 def _pair_distances(f: torch.Tensor, pairs: str = "distinct") -> torch.Tensor:
@@ -202,7 +188,8 @@ def relative_stability(
     model: nn.Module,
     inputs: torch.Tensor,
     *,
-    layers: Sequence[str] | None = None,
+    layers: Sequence[str] | str | None = None,
+    output: OutputSelector = None,
     temperature: float | None = None,
     cut: float = DEFAULT_CUT,
     diffeos_per_input: int = 4,
@@ -227,8 +214,15 @@ def relative_stability(
         inputs: test images ``[N, C, n, n]`` (square), N ≥ 2, not all identical and not all
             constant (D, G, R would be 0/0); with a custom ``deformation`` any ``[N, C, ...]``
             (e.g. 1-D signals ``[N, C, L]``).
-        layers: module names and/or ``"output"``; default: ``model.representation_layers()``
-            when the model has it, else the output.
+        layers: module names, patterns (``"layer*"``) and/or ``"output"``, or a predicate
+            ``layers(name, module) -> bool``; default: the model's ``representation_layers()``
+            when it has it, else its top-level children and the output
+            (:func:`smoothscope.models.adapter.default_layers`; layers that return no tensor
+            are skipped, with a note in ``extra["notes"]``).
+        output: which tensor of the model's output is f when it returns a tuple, list or
+            dict: an index, a key or a callable
+            (:func:`~smoothscope.models.adapter.select_output`; default: the first tensor,
+            noted in ``extra["notes"]``).
         temperature: T of the diffeomorphisms (default :func:`default_temperature`; the
             peers' convention: from ``delta``).
         cut: their high-frequency cut-off c.
@@ -303,7 +297,8 @@ def relative_stability(
         target_rse = positive(target_rse, "target_rse")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise SmoothscopeError(f"seed: expected an int, got {seed!r}")
-    names = _layers(model, layers)
+    adapted = adapt_model(model, x, output=output, layers=layers)
+    model, names = adapted.module, adapted.layers
     n = x.shape[-1]
     if delta is not None and temperature is not None:
         raise SmoothscopeError("temperature, delta: expected one of them, got both")
@@ -330,7 +325,7 @@ def relative_stability(
     memory_format = torch.channels_last if CHANNELS_LAST and x.dim() == 4 else None
     if memory_format is not None:
         evaluator = evaluator.to(memory_format=memory_format)
-    capture = _Capture(evaluator, names)
+    capture = _Capture(evaluator, names, adapted.modified_in_place)
     generator = torch.Generator().manual_seed(seed)
     sums = {name: {"d": [], "g": [], "pairs": []} for name in names}
     # nearly equal batches of at least batch_size inputs (never a batch of one)
@@ -360,7 +355,7 @@ def relative_stability(
                 out = evaluator(batch)
                 values = dict(capture.values)
                 if OUTPUT in names:
-                    values[OUTPUT] = _rows(out[0] if isinstance(out, (tuple, list)) else out)
+                    values[OUTPUT] = _rows(out)
                 for name in names:
                     f = values[name]
                     f_clean = f[:b].unsqueeze(1)  # [b, 1, F], broadcast over the draws
@@ -391,7 +386,8 @@ def relative_stability(
     t = math.nan if temperature is None else float(temperature)
     extra = {"convention": convention, "interpolation": interpolation, "pairs": pairs,
              "delta": None if delta is None else float(delta), "device": device_name(dev),
-             "undefined": undefined}  # fmt: skip
+             "undefined": undefined, "output": adapted.output,
+             "notes": adapted.notes}  # fmt: skip
     extra["rounds"] = rounds[:-1]
     return StabilityResult(rows, t, float(cut), int(x.shape[0]), sum(rounds), extra)
 

@@ -3,7 +3,9 @@ the progress rule."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -17,7 +19,95 @@ from .._errors import SmoothscopeError
 from ..experiments import SCALES
 from ..sweep import EXECUTORS, SLURM_CLUSTERS, ExecutorSpec
 
-__all__ = ["claims_table"]
+__all__ = ["bounded", "claims_table"]
+
+
+def _size_text(n_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n_bytes < 1000 or unit == "TB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.3g} TB"  # pragma: no cover
+
+
+class _Bounded(click.ParamType):
+    """A number within declared bounds; a value above the top says what the top costs."""
+
+    def __init__(
+        self,
+        kind: type,
+        low: float,
+        high: float,
+        *,
+        low_open: bool = False,
+        unit_bytes: float | None = None,
+        unit: str = "",
+    ) -> None:
+        self.kind, self.low, self.high, self.low_open = kind, low, high, low_open
+        self.unit_bytes, self.unit = unit_bytes, unit
+        self.name = "integer" if kind is int else "number"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "INTEGER" if self.kind is int else "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        what = "an integer" if self.kind is int else "a number"
+        text = str(value).strip()
+        shown = text if len(text) <= 24 else f"{text[:12]}…({len(text)} characters)"
+        if isinstance(value, bool):
+            self.fail(f"expected {what}, got {value!r}", param, ctx)
+        try:
+            if isinstance(value, (int, float)):
+                number = value if self.kind is int else float(value)
+            elif self.kind is int and re.fullmatch(r"[+-]?\d{41,}", text):
+                number = -math.inf if text.startswith("-") else math.inf  # beyond any bound
+            else:
+                number = self.kind(text[:64] if len(text) <= 64 else "x")
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"expected {what}, got {shown}", param, ctx)
+        if self.kind is float and not math.isfinite(number):
+            self.fail(f"expected a finite number, got {shown}", param, ctx)
+        if self.kind is int and isinstance(number, float) and math.isfinite(number):
+            self.fail(f"expected an integer, got {shown}", param, ctx)
+        if number < self.low or (self.low_open and number == self.low):
+            low = f"{self.low:g}" if self.kind is float else f"{self.low:,}"
+            self.fail(
+                f"expected {'more than' if self.low_open else 'at least'} {low}, got {shown}",
+                param,
+                ctx,
+            )
+        if number > self.high:
+            top = f"{self.high:g}" if self.kind is float else f"{self.high:,}"
+            cost = ""
+            if self.unit_bytes:
+                cost = (
+                    f" (≈ {_size_text(self.unit_bytes)} per {self.unit}: "
+                    f"{_size_text(self.unit_bytes * self.high)} of memory at the maximum)"
+                )
+            self.fail(f"expected at most {top}{cost}, got {shown}", param, ctx)
+        return number
+
+
+def bounded(
+    kind: type,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    unit_bytes: float | None = None,
+    unit: str = "",
+) -> click.ParamType:
+    """A click type for an int or float option in ``[low, high]`` (``(low, high]`` when
+    ``low_open``); ``unit_bytes`` (memory per ``unit``) puts the cost of the maximum into the
+    refusal of a larger value."""
+    return _Bounded(kind, low, high, low_open=low_open, unit_bytes=unit_bytes, unit=unit)
+
+
+MAX_SEED = 2**63 - 1
+"""Largest seed of every command (the configs' bound)."""
+MAX_JOBS = 1024
+WORKER_BYTES = 4e8
+"""Resident memory of one pool worker after importing torch (≈ 400 MB)."""
 
 
 def claims_table(claims: Sequence[dict[str, Any]], *, width: int | None = None) -> str:
@@ -81,7 +171,7 @@ _EXECUTOR_OPTIONS = [
     ),
     click.option(
         "--jobs",
-        type=click.IntRange(min=1),
+        type=bounded(int, 1, MAX_JOBS, unit_bytes=WORKER_BYTES, unit="worker process"),
         default=None,
         help="Cells running at once, on every executor (process or Dask workers, cells in "
         "flight on a scheduler, jobs in the SLURM queue) [default: CPU count].",
@@ -95,21 +185,21 @@ _EXECUTOR_OPTIONS = [
     click.option("--slurm-partition", default=None, help="SLURM partition."),
     click.option(
         "--slurm-time",
-        type=click.IntRange(min=1),
+        type=bounded(int, 1, 525_600),
         default=60,
         show_default=True,
         help="SLURM time limit per cell, in minutes.",
     ),
     click.option(
         "--slurm-gpus",
-        type=click.IntRange(min=0),
+        type=bounded(int, 0, 64),
         default=0,
         show_default=True,
         help="GPUs per cell.",
     ),
     click.option(
         "--slurm-cpus",
-        type=click.IntRange(min=1),
+        type=bounded(int, 1, 1024),
         default=1,
         show_default=True,
         help="CPUs per cell.",
@@ -146,10 +236,27 @@ def _executor_spec(
     )
 
 
+def _check_reachable(where: ExecutorSpec) -> None:
+    """Refuse SLURM where none is reachable before a command prints anything else (the
+    executor checks it again when it opens)."""
+    from ..sweep import check_slurm_reachable
+
+    if where.kind in ("slurm", "submitit-local") and where.submitit_cluster == "slurm":
+        check_slurm_reachable()
+
+
 def _progress(no_progress: bool) -> bool:
     """Progress bars unless hidden, and only on a terminal (never in a log file)."""
     return not no_progress and sys.stderr.isatty()
 
+
+_seed_option = click.option(
+    "--seed",
+    type=bounded(int, 0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of every random draw.",
+)
 
 _scale_option = click.option(
     "--scale",

@@ -2,67 +2,50 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from .._errors import SmoothscopeError
-from ..models.loading import load_model
-from ._common import _data_dir_option, _device_option, _progress, _use_data_dir
+from ._common import (
+    MAX_SEED,
+    _data_dir_option,
+    _device_option,
+    _progress,
+    _use_data_dir,
+    bounded,
+)
+from ._models import (
+    INPUTS_HELP,
+    LAYERS_HELP,
+    OUTPUT_HELP,
+    model_and_inputs,
+    model_options,
+)
 
 __all__ = ["analyze"]
 
+MAX_INPUTS = 100_000
+MAX_DIFFEOS = 512
+MAX_BATCH = 4096
+MAX_PASS_BYTES = 8e9
+"""Largest forward-pass input ``batch × (1 + 2·diffeos) × C × n × n × 8`` bytes (float64 copies
+of the clean, deformed and noisy images before the model's activations)."""
+IMAGE_BYTES = 3 * 32 * 32 * 8
+"""Bytes of one float64 image at the defaults (3 × 32 × 32), the unit of the costs stated."""
+
 
 def _load_inputs(source: str, n: int, size: int, channels: int, data_dir: str | None = None):
-    import warnings
+    """Images ``[N, C, n, n]`` as ``analyze`` reads ``--inputs`` (kept for callers of the old
+    helper; see :func:`smoothscope.data.user_inputs.load_inputs`)."""
+    from ..data.user_inputs import BUILT_IN, load_inputs
 
-    import numpy as np
-    import torch
-
-    if source in ("auto", "cifar10", "fashion-mnist", "mnist"):
-        from ..data.real import load_images
-
-        x, _, info = load_images(
-            source, split="test", size=size, channels=channels, n=n, data_dir=data_dir
-        )
-        click.echo(f"inputs: {x.shape[0]} test images of {info.describe()}")
-        return x
-    if source == "digits":
-        from ..data.digits import sklearn_digits_dataset
-
-        images, _ = sklearn_digits_dataset(size=size)
-        order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))
-        x = images[order[:n]].float()
-        return x.repeat(1, channels, 1, 1) if channels > 1 else x
-    path = Path(source)
-    if not path.is_file():
-        raise SmoothscopeError(
-            "--inputs: expected a dataset (auto, cifar10, fashion-mnist, mnist, digits) or a "
-            f".npy/.pt file, got {source!r}"
-        )
-    if path.suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            reason = " ".join(str(exc).split())
-            raise SmoothscopeError(f"--inputs: expected a numeric .npy file, got {reason}") from exc
-        if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf":
-            kind = getattr(array, "dtype", type(array).__name__)
-            raise SmoothscopeError(f"--inputs: expected a real-valued array, got dtype {kind}")
-        x = torch.as_tensor(array)
-    else:
-        try:
-            with warnings.catch_warnings():  # torch's pickle-protocol warning: not for users
-                warnings.simplefilter("ignore", UserWarning)
-                x = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SmoothscopeError(f"--inputs: expected a tensor file, got {reason}") from exc
-    if not isinstance(x, torch.Tensor):
-        raise SmoothscopeError(f"--inputs: expected a tensor [N, C, n, n], got {type(x).__name__}")
-    if x.is_complex() or x.dtype == torch.bool:
-        raise SmoothscopeError(f"--inputs: expected real numbers, got dtype {x.dtype}")
-    return x[:n].float()
+    inputs = load_inputs(
+        source,
+        n=n,
+        size=size if source in BUILT_IN else None,
+        channels=channels,
+        data_dir=data_dir,
+    )
+    return inputs.images
 
 
 @click.group()
@@ -71,67 +54,65 @@ def analyze() -> None:
 
 
 @analyze.command("stability")
-@click.option(
-    "--model",
-    "model_spec",
-    required=True,
-    help="Zoo name (e.g. vgg11) or 'package.module:callable' returning an nn.Module.",
-)
-@click.option(
-    "--model-arg",
-    "model_args",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Keyword argument for the model builder (repeatable).",
-)
-@click.option("--weights", type=click.Path(), default=None, help="state_dict file (.pt).")
-@click.option(
-    "--inputs",
-    default="digits",
-    show_default=True,
-    help="A dataset: 'digits' (scikit-learn's, resampled), 'auto', 'cifar10', "
-    "'fashion-mnist', 'mnist' (test images, see --data-dir); or a .npy/.pt tensor [N, C, n, n].",
-)
+@model_options
+@click.option("--inputs", default="digits", show_default=True, help=INPUTS_HELP)
 @_data_dir_option
-@click.option("--n-inputs", type=click.IntRange(min=2), default=256, show_default=True)
+@click.option(
+    "--n-inputs",
+    type=bounded(int, 2, MAX_INPUTS, unit_bytes=IMAGE_BYTES, unit="input of 3×32×32"),
+    default=256,
+    show_default=True,
+)
 @click.option(
     "--size",
-    type=click.IntRange(min=4),
-    default=32,
-    show_default=True,
-    help="Image side for --inputs given as a dataset.",
+    type=bounded(int, 4, 1024),
+    default=None,
+    help="Image side for a built-in --inputs set [default: the model's, else 32].",
 )
 @click.option(
     "--channels",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Channels for --inputs given as a dataset (grey repeated, RGB to luma for 1).",
+    type=bounded(int, 1, 64),
+    default=None,
+    help="Channels of the inputs [default: the model's first layer's].",
 )
-@click.option("--layers", default=None, help="Comma-separated module names and/or 'output'.")
+@click.option("--layers", default=None, help=LAYERS_HELP)
+@click.option("--output", "output", default=None, help=OUTPUT_HELP)
 @click.option(
     "--temperature",
-    type=float,
+    type=bounded(float, 0, 1, low_open=True),
     default=None,
-    help="Diffeomorphism temperature T [default: middle of the natural range].",
+    help="Diffeomorphism temperature T in (0, 1] [default: middle of the natural range].",
 )
-@click.option("--cut", type=float, default=3.0, show_default=True, help="Cut-off c.")
+@click.option(
+    "--cut",
+    type=bounded(float, 1, 64, low_open=True),
+    default=3.0,
+    show_default=True,
+    help="Cut-off c in (1, 64].",
+)
 @click.option(
     "--diffeos",
-    type=click.IntRange(min=1),
+    type=bounded(
+        int, 1, MAX_DIFFEOS, unit_bytes=2 * 64 * IMAGE_BYTES, unit="draw (batch 64, 3×32×32)"
+    ),
     default=4,
     show_default=True,
     help="Diffeomorphisms per input (with --target-rse: the first round).",
 )
 @click.option(
     "--target-rse",
-    type=click.FloatRange(min=0, min_open=True),
+    type=bounded(float, 0, 1, low_open=True),
     default=None,
     help="Sample until R of the last layer has this relative standard error (e.g. 0.01); "
     "every draw is pooled.",
 )
-@click.option("--batch-size", type=click.IntRange(min=2), default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--batch-size",
+    type=bounded(int, 2, MAX_BATCH, unit_bytes=9 * IMAGE_BYTES, unit="input (3×32×32, 4 draws)"),
+    default=64,
+    show_default=True,
+)
+@click.option("--seed", type=bounded(int, 0, MAX_SEED), default=0, show_default=True)
 @_device_option
 @click.option("--out", type=click.Path(), default=None, help="Write the table as JSON here.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
@@ -145,6 +126,7 @@ def analyze_stability(
     size,
     channels,
     layers,
+    output,
     temperature,
     cut,
     diffeos,
@@ -155,18 +137,44 @@ def analyze_stability(
     out,
     no_progress,
 ) -> None:
-    """D, G, R (paper B eq. 1) of every layer of a model."""
+    """D, G, R (paper B eq. 1) of every layer of a model.
+
+    Layers: the model's representation_layers() (the zoo), else its top-level children and the
+    output; modules that return no tensor are skipped with a note. Inputs and channels follow
+    the model. The input batch of one forward pass, batch × (1 + 2·diffeos) images, is bounded
+    to 8 GB.
+    """
     from .._io import check_writable_file, save_json
     from ..analysis.stability import relative_stability
 
     if out:
         check_writable_file(out, "--out")
-    model = load_model(model_spec, model_args, weights)
-    x = _load_inputs(inputs, n_inputs, size, channels, _use_data_dir(data_dir))
+    setup = model_and_inputs(
+        model_spec,
+        model_args,
+        weights,
+        inputs,
+        n=n_inputs,
+        size=size,
+        channels=channels,
+        data_dir=_use_data_dir(data_dir),
+        seed=seed,
+        output=output,
+        layers=layers,
+    )
+    x = setup.inputs.images
+    pass_bytes = min(batch_size, x.shape[0]) * (1 + 2 * diffeos) * x[0].numel() * 8
+    if pass_bytes > MAX_PASS_BYTES:
+        raise SmoothscopeError(
+            f"--batch-size × (1 + 2 × --diffeos): {min(batch_size, x.shape[0])} × "
+            f"{1 + 2 * diffeos} images of {list(x.shape[1:])} need {pass_bytes / 1e9:.1f} GB per "
+            f"forward pass before any activation (at most {MAX_PASS_BYTES / 1e9:g} GB); lower "
+            "one of them"
+        )
     result = relative_stability(
-        model,
+        setup.adapted.module,
         x,
-        layers=layers.split(",") if layers else None,
+        layers=setup.adapted.layers,
         temperature=temperature,
         cut=cut,
         diffeos_per_input=diffeos,
@@ -190,6 +198,8 @@ def analyze_stability(
         f"T = {result.temperature:.3g}, c = {result.cut:g}, {result.n_inputs} inputs × "
         f"{result.diffeos_per_input} diffeomorphisms, device {result.extra['device']}"
     )
+    for reason in result.extra.get("undefined", {}).items():
+        click.echo(f"note: layer {reason[0]!r} has undefined D, G, R: {reason[1]}")
     if out:
         save_json(
             out,
@@ -201,5 +211,10 @@ def analyze_stability(
                 "diffeos_per_input": result.diffeos_per_input,
                 "rounds": result.extra["rounds"],
                 "device": result.extra["device"],
+                "model": model_spec,
+                "weights": setup.weights,
+                "inputs": setup.inputs.source,
+                "output": setup.adapted.output,
+                "notes": setup.notes,
             },
         )

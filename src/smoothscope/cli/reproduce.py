@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from ._common import (
+    MAX_SEED,
+    _check_reachable,
     _data_dir_option,
     _device_option,
     _executor_options,
@@ -16,37 +18,34 @@ from ._common import (
     _scale_option,
     _use_data_dir,
     _use_device,
-    claims_table,
+    bounded,
 )
 
 __all__ = ["report_command", "reproduce_command"]
 
 
 def _print_summary(result: dict[str, Any]) -> None:
-    from ..report import verdict_counts
+    """The report's top as text: tallies, each claim that did not reproduce with its cause,
+    the warnings (substituted data, undertrained models, the scale), the report's path."""
+    from ..report import summary_text
 
-    click.echo(claims_table(result["claims"]))
-    for kind, title in (
-        ("paper", "verdicts per paper (paper claims only)"),
-        ("extension", "extensions (the project's own questions)"),
-        ("post-hoc", "post-hoc rules"),
-    ):
-        counts = verdict_counts(result["claims"], kind)
-        if kind != "paper" and not any(sum(r.values()) for r in counts.values()):
-            continue
-        click.echo(f"\n{title}:")
-        for paper, row in counts.items():
-            total = sum(row.values())
-            if kind != "paper" and not total:
-                continue
-            parts = ", ".join(f"{n} {verdict}" for verdict, n in row.items())
-            click.echo(f"  {paper}: {total} claim(s): {parts}")
+    click.echo(summary_text(result["claims"], result.get("warnings", ())))
     click.echo(f"\nreport: {result['report']}")
+
+
+def _warn(line: str) -> None:
+    click.echo(f"warning: {line}", err=True)
 
 
 @click.command("reproduce")
 @_scale_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every experiment.")
+@click.option(
+    "--seed",
+    type=bounded(int, 0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of every experiment.",
+)
 @click.option(
     "--out",
     type=click.Path(),
@@ -100,6 +99,7 @@ def reproduce_command(
         slurm_cpus,
         slurm_cluster,
     )
+    _check_reachable(where)  # before the warnings reproduce prints
     result = reproduce(
         scale=scale,
         out=out,
@@ -108,6 +108,7 @@ def reproduce_command(
         executor=where,
         progress=_progress(no_progress),
         device=device,
+        notify=_warn,
     )
     for name, info in result["experiments"].items():
         state = "reused (finished earlier)" if info["status"] == "reused" else "ran"
@@ -120,6 +121,11 @@ def reproduce_command(
 @click.argument("directory", type=click.Path())
 def report_command(directory: str) -> None:
     """Rebuild DIRECTORY/report.html from the results of `reproduce`, running nothing."""
+    from .._io import check_path_name, check_writable_dir
     from ..report import build_report
+
+    # report.html is written last: check the folder can take it before reading anything
+    if check_path_name(directory, "DIRECTORY").is_dir():  # a missing one: build_report says so
+        check_writable_dir(directory, "DIRECTORY")
 
     _print_summary(build_report(directory))

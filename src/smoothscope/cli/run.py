@@ -7,6 +7,8 @@ import click
 from .._errors import SmoothscopeError
 from ..experiments import get_experiment, run_experiment
 from ._common import (
+    MAX_SEED,
+    _check_reachable,
     _data_dir_option,
     _device_option,
     _executor_options,
@@ -15,6 +17,7 @@ from ._common import (
     _scale_option,
     _use_data_dir,
     _use_device,
+    bounded,
     claims_table,
 )
 
@@ -24,7 +27,13 @@ __all__ = ["run_command"]
 @click.command("run")
 @click.argument("experiment")
 @_scale_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the whole run.")
+@click.option(
+    "--seed",
+    type=bounded(int, 0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of the whole run.",
+)
 @click.option(
     "--out",
     type=click.Path(),
@@ -93,6 +102,21 @@ def run_command(
         slurm_cpus,
         slurm_cluster,
     )
+    from ..report import planned_warnings, run_view, summary_text
+
+    config = spec.config.preset(scale, seed=seed, **overrides)
+    from pathlib import Path
+
+    from ..experiments._base import _check_run_dir
+
+    # a bad --out is refused in one line, before any warning (issue 28); run_experiment
+    # checks it again
+    run_dir = Path(out) if out is not None else Path("runs") / f"{experiment}-{scale}-seed{seed}"
+    _check_run_dir(run_dir, config.to_dict(), experiment, scale)
+    _check_reachable(where)
+    warnings = planned_warnings(experiment, config, scale)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     results = run_experiment(
         experiment,
         scale=scale,
@@ -102,9 +126,11 @@ def run_command(
         progress=_progress(no_progress),
         executor=where,
     )
+    view = run_view(results)
     click.echo(claims_table(results["claims"]))
     for role, text in results.get("data", {}).items():
         click.echo(f"data ({role}): {text}")
+    click.echo("\n" + summary_text(view["claims"], view["warnings"]))
     click.echo(
         f"\nresults: {results['run_dir']}/results.json   figures: {results['run_dir']}/figures/"
     )

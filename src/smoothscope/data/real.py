@@ -55,6 +55,7 @@ __all__ = [
     "ENV_VAR",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_SHA256",
+    "INSTALL_HINTS",
     "DatasetInfo",
     "cache_dir",
     "load_images",
@@ -286,15 +287,19 @@ def _arrays(name: str, data_dir) -> tuple[dict[str, tuple[np.ndarray, np.ndarray
     return {}, info
 
 
+INSTALL_HINTS: dict[str, str] = {
+    "cifar10": "put cifar-10-binary.tar.gz (or its folder cifar-10-batches-bin) in a "
+    "folder given with --data-dir (or $SMOOTHSCOPE_DATA)",
+    "fashion-mnist": "apt-get install dataset-fashion-mnist, or put its four IDX files in "
+    "<data dir>/fashion-mnist",
+    "mnist": "put MNIST's four IDX files in <data dir>/mnist",
+}
+"""How to make each dataset available offline (the errors and the report's banners say it)."""
+
+
 def _not_found(name: str, data_dir) -> SmoothscopeError:
     looked = [str(p) for p in search_roots(data_dir, name)]
-    how = {
-        "cifar10": "put cifar-10-binary.tar.gz (or its folder cifar-10-batches-bin) in a "
-        "folder given with --data-dir (or $SMOOTHSCOPE_DATA)",
-        "fashion-mnist": "apt-get install dataset-fashion-mnist, or put its four IDX files in "
-        "<data dir>/fashion-mnist",
-        "mnist": "put MNIST's four IDX files in <data dir>/mnist",
-    }[name]
+    how = INSTALL_HINTS[name]
     return SmoothscopeError(
         f"dataset: expected {name} files under {', '.join(looked) or 'no folder'} (searched: "
         f"--data-dir, ${ENV_VAR}, the Debian folder, {cache_dir()}), found none; {how}"

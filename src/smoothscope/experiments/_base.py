@@ -16,7 +16,7 @@ import torch
 
 from .._device import device_name, resolve_device
 from .._errors import SmoothscopeError
-from .._io import load_json, relative_paths, save_json
+from .._io import check_path_name, load_json, relative_paths, save_json
 from .._validate import Bound, validate_dataclass_fields, validate_field
 from ..protocol import PaperValue, ledger
 from ..results import Claim
@@ -350,6 +350,7 @@ def run_ledger(
 def _check_run_dir(out: Path, config: Mapping[str, Any], name: str, scale: str) -> None:
     """Check, without writing, that ``out`` is new or holds a run of the same experiment and
     config."""
+    check_path_name(out, "--out")  # a name over 255 bytes fails in the OS, after the compute
     if out.exists() and not out.is_dir():
         raise SmoothscopeError(f"--out: expected a directory, got the file {out}")
     config_path = out / "config.json"

@@ -1,8 +1,10 @@
-"""``profile(model, inputs)``: the four papers' lenses on one model, and comparisons of two.
+"""``profile(model, inputs)``: the four papers' lenses on one model.
 
 A :class:`Profile` holds, per lens, one row per layer (see :mod:`.lenses`) with standard errors
-over the lens's replicates; :func:`compare_profiles` turns two profiles into differences with
-95 % intervals (``diff ± 1.96·√(se_a² + se_b²)``, normal approximation).
+over the lens's replicates, what was measured (model, weights file and its sha256, inputs,
+seed, settings, the output analysed) and reads as a table (:meth:`Profile.table`, a pandas
+DataFrame with :meth:`Profile.to_dataframe`), an HTML summary in a notebook, a figure
+(:meth:`Profile.plot`) or a card. :mod:`.compare` puts profiles side by side.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,24 +24,25 @@ import torch
 from torch import nn
 
 from .._errors import SmoothscopeError
-from .._io import _jsonable, atomic_write_bytes, load_json, save_json
+from .._io import _jsonable, atomic_write_bytes
 from .._validate import as_tensor, check_finite, check_rank
-from .card import render_card
-from .lenses import METRICS, OUTPUT, lens_a, lens_b, lens_c, lens_d, select_layers
+from ..models.adapter import OUTPUT, OutputSelector, adapt_model
+from .card import figure, profile_html, render_card
+from .lenses import METRICS, lens_a, lens_b, lens_c, lens_d
 
 __all__ = [
     "LENSES",
-    "Comparison",
     "Profile",
     "ProfileSettings",
-    "compare_profiles",
-    "load_profile",
     "profile",
+    "to_dataframe",
 ]
 
 LENSES = ("A", "B", "C", "D")
-PROFILE_SCHEMA = 1
-Z95 = 1.959963984540054
+PROFILE_SCHEMA = 2
+"""Layout of ``profile.json``: 2 adds ``output``, ``notes``, ``weights`` and ``inputs_source``
+(schema 1 files are read too)."""
+TABLE_COLUMNS = ("lens", "layer", "metric", "value", "se")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,18 @@ class ProfileSettings:
         return d
 
 
+def to_dataframe(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None):
+    """``rows`` as a pandas DataFrame (pandas is the optional extra ``[pandas]``)."""
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise SmoothscopeError(
+            "to_dataframe: expected the optional dependency pandas, which is not installed; "
+            "run: pip install 'smoothscope[pandas]' (or use .table(), a list of dicts)"
+        ) from exc
+    return pd.DataFrame(list(rows), columns=list(columns) if columns else None)
+
+
 @dataclass
 class Profile:
     """The lenses' results for one model.
@@ -88,10 +103,14 @@ class Profile:
         inputs: a description of the inputs.
         seed: the seed of every random draw.
         settings: the :class:`ProfileSettings` used, as a dict.
-        layers: the recorded layers (``"output"`` last).
+        layers: the recorded layers (``"output"`` last when recorded).
         lenses: ``{"A": {...}, ...}`` as returned by the lens functions; a lens that does not
             apply holds ``{"applies": False, "reason": ...}``.
         seconds: wall time per lens.
+        output: the output analysed (``"tensor"``, or the entry of a tuple or dict).
+        notes: what the adapter chose by default or skipped.
+        weights: ``{"path", "sha256"}`` of the ``state_dict`` file, when one was loaded.
+        inputs_source: ``{"source", "path", "sha256", ...}`` of the inputs, when known.
     """
 
     model: str
@@ -101,6 +120,17 @@ class Profile:
     layers: list[str]
     lenses: dict[str, dict[str, Any]]
     seconds: dict[str, float] = field(default_factory=dict)
+    output: str = "tensor"
+    notes: list[str] = field(default_factory=list)
+    weights: dict[str, Any] | None = None
+    inputs_source: dict[str, Any] | None = None
+
+    @property
+    def label(self) -> str:
+        """The model, with its weights file when it has one (``lenet [w0.pt]``)."""
+        if self.weights and self.weights.get("path"):
+            return f"{self.model} [{Path(str(self.weights['path'])).name}]"
+        return self.model
 
     def table(self) -> list[dict[str, Any]]:
         """One row per (lens, layer, metric): ``{lens, layer, metric, value, se}``."""
@@ -114,8 +144,8 @@ class Profile:
                             "lens": lens,
                             "layer": layer_row["layer"],
                             "metric": metric,
-                            "value": layer_row.get(metric, math.nan),
-                            "se": layer_row.get(se_key, math.nan) if se_key else math.nan,
+                            "value": _nan(layer_row.get(metric)),
+                            "se": _nan(layer_row.get(se_key)) if se_key else math.nan,
                         }
                     )
         d = self.lenses.get("D", {})
@@ -125,8 +155,8 @@ class Profile:
                     "lens": "D",
                     "layer": OUTPUT,
                     "metric": "beta",
-                    "value": d["beta"],
-                    "se": d["beta_se"],
+                    "value": _nan(d["beta"]),
+                    "se": _nan(d["beta_se"]),
                 }
             )
             for s, jump in zip(d["scales"], d["output_jump"], strict=True):
@@ -135,11 +165,25 @@ class Profile:
                         "lens": "D",
                         "layer": OUTPUT,
                         "metric": f"jump_s{s}",
-                        "value": jump,
+                        "value": _nan(jump),
                         "se": math.nan,
                     }
                 )
         return rows
+
+    def to_dataframe(self):
+        """:meth:`table` as a pandas DataFrame, with the model and seed as columns (pandas is
+        the optional extra ``[pandas]``)."""
+        rows = [{"model": self.label, "seed": self.seed, **r} for r in self.table()]
+        return to_dataframe(rows, ("model", "seed", *TABLE_COLUMNS))
+
+    def plot(self, lens: str | None = None):
+        """A matplotlib Figure of one lens per layer (``"A"`` … ``"D"``), or of every measured
+        lens (one row each) when ``lens`` is None; 95 % error bars."""
+        return figure([self], lens)
+
+    def _repr_html_(self) -> str:
+        return profile_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -151,6 +195,10 @@ class Profile:
             "layers": self.layers,
             "lenses": self.lenses,
             "seconds": self.seconds,
+            "output": self.output,
+            "notes": self.notes,
+            "weights": self.weights,
+            "inputs_source": self.inputs_source,
         }
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
@@ -163,7 +211,7 @@ class Profile:
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
         """:meth:`table` as CSV text (written atomically to ``path`` when given)."""
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["lens", "layer", "metric", "value", "se"])
+        writer = csv.DictWriter(buffer, fieldnames=list(TABLE_COLUMNS))
         writer.writeheader()
         writer.writerows(self.table())
         text = buffer.getvalue()
@@ -182,33 +230,6 @@ def _nan(x: Any) -> float:
     return math.nan if x is None else float(x)
 
 
-def load_profile(path: str | os.PathLike) -> Profile:
-    """Read a profile written by :meth:`Profile.to_json` (one-line error on anything else)."""
-    data = load_json(path)
-    keys = ("schema", "model", "inputs", "seed", "settings", "layers", "lenses")
-    if not isinstance(data, dict) or any(k not in data for k in keys):
-        raise SmoothscopeError(f"{path}: expected a profile JSON written by smoothscope profile")
-    if data["schema"] != PROFILE_SCHEMA:
-        raise SmoothscopeError(f"{path}: profile schema {data['schema']!r} is not supported")
-    lenses = data["lenses"]
-    if not isinstance(lenses, dict):
-        raise SmoothscopeError(f"{path}: expected lenses to be an object")
-    for result in lenses.values():
-        for row in result.get("layers", []) if isinstance(result, dict) else []:
-            for key, value in list(row.items()):
-                if key != "layer" and value is None:
-                    row[key] = math.nan
-    return Profile(
-        model=str(data["model"]),
-        inputs=str(data["inputs"]),
-        seed=int(data["seed"]),
-        settings=dict(data["settings"]),
-        layers=list(data["layers"]),
-        lenses=lenses,
-        seconds=dict(data.get("seconds", {})),
-    )
-
-
 def _check_lenses(lenses: Sequence[str]) -> tuple[str, ...]:
     if isinstance(lenses, str):
         lenses = [p.strip() for p in lenses.split(",") if p.strip()]
@@ -221,57 +242,42 @@ def _check_lenses(lenses: Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
-def check_model_accepts(model: nn.Module, images: torch.Tensor) -> None:
-    """Raise a one-line error unless ``model`` maps ``images[:2]`` to finite outputs."""
-    trial = images[:2]
-    try:
-        with torch.no_grad():
-            out = model.eval()(trial.to(_model_dtype(model)))
-    except (RuntimeError, ValueError, TypeError, SmoothscopeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SmoothscopeError(
-            f"model: does not accept inputs of shape {list(trial.shape)} ({first})"
-        ) from exc
-    out = out[0] if isinstance(out, (tuple, list)) else out
-    if not isinstance(out, torch.Tensor):
-        raise SmoothscopeError(f"model: expected a tensor output, got {type(out).__name__}")
-    if not bool(torch.isfinite(out).all()):
-        raise SmoothscopeError(
-            f"model: non-finite outputs (NaN or inf) on inputs of shape {list(trial.shape)}"
-        )
-
-
-def _model_dtype(model: nn.Module) -> torch.dtype:
-    param = next(model.parameters(), None)
-    return param.dtype if param is not None and param.is_floating_point() else torch.float32
-
-
 def profile(
     model: nn.Module,
     inputs: torch.Tensor,
     *,
     lenses: Sequence[str] = LENSES,
-    layers: Sequence[str] | None = None,
+    layers: Sequence[str] | str | None = None,
+    output: OutputSelector = None,
     seed: int = 0,
     quick: bool = False,
     settings: ProfileSettings | None = None,
     progress: bool = False,
     name: str | None = None,
     inputs_name: str = "given tensor",
+    weights: Mapping[str, Any] | None = None,
+    inputs_source: Mapping[str, Any] | None = None,
 ) -> Profile:
     """Measure the lenses of ``model`` on ``inputs``, layer by layer.
 
     Args:
         model: any ``nn.Module`` taking ``[N, C, H, W]`` images (not modified: each lens works
             on a copy in eval mode).
-        inputs: images ``[N, C, H, W]`` (lens B needs them square).
+        inputs: images ``[N, C, H, W]`` (any H × W).
         lenses: any of ``"A"``, ``"B"``, ``"C"``, ``"D"``.
-        layers: module names and/or ``"output"`` (default: :func:`.lenses.select_layers`).
+        layers: module names, patterns (``"layer*"``) and/or ``"output"``, or a predicate
+            ``layers(name, module) -> bool``; default: the model's ``representation_layers()``,
+            else its top-level children and the output
+            (:func:`smoothscope.models.adapter.default_layers`).
+        output: the tensor analysed when the model returns a tuple, list or dict: an index, a
+            key or a callable (default: the first tensor, with a note).
         seed: seeds every random draw (trajectories, diffeomorphisms, noise, directions).
         quick: a rough profile (:meth:`ProfileSettings.quick`); ignored when ``settings`` given.
         settings: explicit sizes.
         progress: progress bars.
         name, inputs_name: descriptions stored in the profile.
+        weights, inputs_source: provenance stored in the profile (the CLI gives the weights
+            file's path and sha256 and the inputs' source).
 
     Returns:
         :class:`Profile`. Lens C on a model without parameters and lens D on a model that is
@@ -288,16 +294,16 @@ def profile(
         raise SmoothscopeError(f"seed: expected a non-negative integer, got {seed!r}")
     chosen = _check_lenses(lenses)
     settings = settings or (ProfileSettings.quick() if quick else ProfileSettings.default())
-    names = select_layers(model, layers)
     x = x.to(torch.float32)
-    check_model_accepts(model, x)
+    adapted = adapt_model(model, x, output=output, layers=layers)
+    evaluated, names = adapted.module, adapted.layers
     results: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
     for lens in chosen:
         start = time.perf_counter()
         if lens == "A":
             results["A"] = lens_a(
-                model,
+                evaluated,
                 x[: settings.a_images],
                 names,
                 frames=settings.a_frames,
@@ -306,7 +312,7 @@ def profile(
             )
         elif lens == "B":
             results["B"] = lens_b(
-                model,
+                evaluated,
                 x[: settings.b_inputs],
                 names,
                 diffeos_per_input=settings.b_diffeos,
@@ -321,7 +327,7 @@ def profile(
                 }
             else:
                 results["C"] = lens_c(
-                    model,
+                    evaluated,
                     x[: settings.c_images],
                     names,
                     directions=settings.c_directions,
@@ -331,7 +337,7 @@ def profile(
                     progress=progress,
                 )
         else:
-            results["D"] = lens_d(model, x, scales=settings.d_scales, progress=progress)
+            results["D"] = lens_d(evaluated, x, scales=settings.d_scales, progress=progress)
         results[lens].setdefault("applies", True)
         seconds[lens] = time.perf_counter() - start
     return Profile(
@@ -342,93 +348,8 @@ def profile(
         layers=names,
         lenses=results,
         seconds=seconds,
+        output=adapted.output,
+        notes=list(adapted.notes),
+        weights=dict(weights) if weights else None,
+        inputs_source=dict(inputs_source) if inputs_source else None,
     )
-
-
-@dataclass
-class Comparison:
-    """Two profiles side by side: per (lens, layer, metric) the values, ``b − a`` and its 95 %
-    interval."""
-
-    a: Profile
-    b: Profile
-    rows: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"a": self.a.to_dict(), "b": self.b.to_dict(), "differences": self.rows}
-
-    def card(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        atomic_write_bytes(path, render_card([self.a, self.b], self.rows).encode("utf-8"))
-        return path
-
-
-def _layer_pairs(a: Profile, b: Profile) -> list[tuple[str, str]]:
-    if a.layers == b.layers:
-        return [(n, n) for n in a.layers]
-    common = [n for n in a.layers if n in b.layers]
-    if len(a.layers) == len(b.layers) and len(common) < len(a.layers):
-        return list(zip(a.layers, b.layers, strict=True))  # same depth, other names: by position
-    return [(n, n) for n in common]
-
-
-def compare_profiles(a: Profile, b: Profile) -> Comparison:
-    """Differences ``b − a`` of every metric both profiles measured, with 95 % intervals.
-
-    Layers are matched by name, or by position when both have the same number of layers under
-    other names. A difference with a standard error on each side gets the interval
-    ``diff ± 1.96·√(se_a² + se_b²)``; ``covers_zero`` says whether 0 lies in it (an exact zero
-    difference covers 0 whatever the interval). Metrics undefined in both profiles (h of exactly
-    linear paths) are left out; one defined on one side only does not cover 0.
-    """
-    index_a = {(r["lens"], r["layer"], r["metric"]): r for r in a.table()}
-    index_b = {(r["lens"], r["layer"], r["metric"]): r for r in b.table()}
-    pairs = _layer_pairs(a, b)
-    rows = []
-    for lens_metric in {(k[0], k[2]) for k in index_a}:
-        lens, metric = lens_metric
-        for la, lb in pairs:
-            ra, rb = index_a.get((lens, la, metric)), index_b.get((lens, lb, metric))
-            if ra is None or rb is None:
-                continue
-            va, vb = _nan(ra["value"]), _nan(rb["value"])
-            if not (math.isfinite(va) or math.isfinite(vb)):
-                continue  # undefined on both sides (e.g. h of exactly linear paths)
-            sa, sb = _nan(ra["se"]), _nan(rb["se"])
-            diff = vb - va
-            se = math.sqrt(sa**2 + sb**2)
-            low, high = diff - Z95 * se, diff + Z95 * se
-            covers = diff == 0 or (math.isfinite(se) and low <= 0 <= high)
-            rows.append(
-                {
-                    "lens": lens,
-                    "layer": la if la == lb else f"{la} → {lb}",
-                    "metric": metric,
-                    "a": va,
-                    "b": vb,
-                    "difference": diff,
-                    "low": low,
-                    "high": high,
-                    "covers_zero": bool(covers),
-                }
-            )
-    order = {n: i for i, n in enumerate(a.layers)}
-    rows.sort(key=lambda r: (r["lens"], r["metric"], order.get(r["layer"].split(" → ")[0], 1e9)))
-    return Comparison(a, b, rows)
-
-
-def write_profile_dir(result: Profile | Comparison, out: str | os.PathLike) -> dict[str, str]:
-    """Write ``profile.json``/``profile.csv`` (or ``comparison.json``) and ``card.html``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {}
-    if isinstance(result, Profile):
-        files["json"] = str(out / "profile.json")
-        result.to_json(files["json"])
-        files["csv"] = str(out / "profile.csv")
-        result.to_csv(files["csv"])
-    else:
-        files["json"] = str(out / "comparison.json")
-        save_json(files["json"], _jsonable(result.to_dict()))
-    files["card"] = str(result.card(out / "card.html"))
-    return files

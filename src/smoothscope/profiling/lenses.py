@@ -25,13 +25,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._errors import SmoothscopeError
+from ..models.adapter import OUTPUT
 from ..signals import nonsmoothness_maps
 from .trajectories import TRAJECTORIES, smooth_trajectories
 
-__all__ = ["INPUT", "METRICS", "OUTPUT", "lens_a", "lens_b", "lens_c", "lens_d", "select_layers"]
+__all__ = ["INPUT", "METRICS", "OUTPUT", "lens_a", "lens_b", "lens_c", "lens_d"]
 
 INPUT = "input"
-OUTPUT = "output"
 
 # metrics shown per lens: (name, standard-error key or None)
 METRICS: dict[str, tuple[tuple[str, str | None], ...]] = {
@@ -43,28 +43,6 @@ METRICS: dict[str, tuple[tuple[str, str | None], ...]] = {
     "B": (("D", "D_se"), ("G", "G_se"), ("R", "R_se")),
     "C": (("h", "h_se"), ("mean_frequency", None)),
 }
-
-
-def select_layers(model: nn.Module, layers: Sequence[str] | None = None) -> list[str]:
-    """The layers a profile records: the given names, else ``model.representation_layers()``
-    when the model has it, else its top-level children; the output (``"output"``) last."""
-    modules = dict(model.named_modules())
-    if layers is None:
-        if hasattr(model, "representation_layers"):
-            names = [n for n in model.representation_layers() if n != OUTPUT]
-        else:
-            names = [n for n, _ in model.named_children()]
-        names.append(OUTPUT)
-    else:
-        names = list(layers)
-        unknown = [n for n in names if n != OUTPUT and n not in modules]
-        if unknown:
-            raise SmoothscopeError(
-                f"layers: expected module names of the model or 'output', got {unknown[0]!r}"
-            )
-        if not names:
-            raise SmoothscopeError("layers: expected at least one layer")
-    return list(dict.fromkeys(names))
 
 
 class _Recorder:
@@ -81,9 +59,8 @@ class _Recorder:
 
     def _hook(self, name: str):
         def hook(_module, _inputs, output):
-            value = output[0] if isinstance(output, (tuple, list)) else output
-            if isinstance(value, torch.Tensor):
-                self.values[name] = value.detach().clone()
+            if isinstance(output, torch.Tensor):  # the adapter keeps tensor layers only
+                self.values[name] = output.detach().clone()
 
         return hook
 
@@ -102,7 +79,7 @@ def _outputs(model: nn.Module, x: torch.Tensor, names: Sequence[str]) -> dict[st
         recorder.remove()
     values = dict(recorder.values)
     if OUTPUT in names:
-        values[OUTPUT] = out[0] if isinstance(out, (tuple, list)) else out
+        values[OUTPUT] = out
     missing = [n for n in names if n not in values]
     if missing:
         raise SmoothscopeError(f"layers: module {missing[0]!r} did not run in the forward pass")
@@ -205,13 +182,26 @@ def lens_b(
     progress: bool = False,
 ) -> dict[str, Any]:
     """D, G and R of every layer (paper B eq. 1), by
-    :func:`smoothscope.analysis.stability.relative_stability`."""
-    from ..analysis.stability import relative_stability
+    :func:`smoothscope.analysis.stability.relative_stability`.
 
-    if images.shape[-1] != images.shape[-2]:
-        raise SmoothscopeError(
-            f"inputs: lens B needs square images, got {tuple(images.shape[-2:])}"
-        )
+    Square images get the maximum-entropy diffeomorphisms at the default temperature of their
+    side. Non-square ``H × W`` images get the same fields drawn on the square of side
+    ``L = max(H, W)`` and cut to ``H × W`` (:func:`rectangular_diffeo`): the deformation is as
+    smooth and as large, in pixels, as on an ``L × L`` image.
+    """
+    from ..analysis.stability import default_temperature, relative_stability
+
+    options: dict[str, Any] = {}
+    temperature = None
+    height, width = images.shape[-2:]
+    if height != width:
+        side = max(height, width)
+        temperature = default_temperature(side)
+
+        def deform(x: torch.Tensor, per: int, generator: torch.Generator) -> torch.Tensor:
+            return rectangular_diffeo(x, temperature, 3.0, per, generator)
+
+        options = {"deformation": deform}
     result = relative_stability(
         model,
         images,
@@ -220,6 +210,7 @@ def lens_b(
         batch_size=min(64, images.shape[0]),
         seed=seed,
         progress=progress,
+        **options,
     )
     rows = [
         {
@@ -231,11 +222,41 @@ def lens_b(
     ]
     return {
         "layers": rows,
-        "temperature": result.temperature,
+        "temperature": result.temperature if temperature is None else temperature,
         "cut": result.cut,
         "inputs": result.n_inputs,
         "diffeos_per_input": result.diffeos_per_input,
     }
+
+
+def rectangular_diffeo(
+    images: torch.Tensor, temperature: float, cut: float, per: int, generator: torch.Generator
+) -> torch.Tensor:
+    """``per`` maximum-entropy diffeomorphisms of each ``[B, C, H, W]`` image, any ``H × W``.
+
+    The displacement fields of :func:`smoothscope.data.diffeo.displacement_fields` are drawn on
+    the square of side ``L = max(H, W)`` (pixels, temperature ``T`` of that side) and their
+    top-left ``H × W`` part is applied with bilinear interpolation and border clamping, the
+    remap of :func:`~smoothscope.data.diffeo.apply_diffeo`. Returns ``[B·per, C, H, W]``
+    grouped by image.
+    """
+    from ..data.diffeo import displacement_fields
+
+    b, _, h, w = images.shape
+    side = max(h, w)
+    fields = displacement_fields(
+        side, cut, temperature, b * per, generator=generator, dtype=images.dtype
+    )[:, :, :h, :w].to(images.device)
+    x = images.repeat_interleave(per, dim=0)
+    cols = torch.arange(w, dtype=images.dtype, device=images.device)
+    rows = torch.arange(h, dtype=images.dtype, device=images.device)
+    xs = (cols[None, None, :] - fields[:, 0]).clamp(0, w - 1)
+    ys = (rows[None, :, None] - fields[:, 1]).clamp(0, h - 1)
+    # grid_sample's normalised coordinates with align_corners=True: -1 ↔ pixel 0, 1 ↔ last
+    grid = torch.stack([2 * xs / max(w - 1, 1) - 1, 2 * ys / max(h - 1, 1) - 1], dim=-1)
+    return torch.nn.functional.grid_sample(
+        x, grid, mode="bilinear", padding_mode="border", align_corners=True
+    )
 
 
 def _path_h(paths: torch.Tensor) -> tuple[float, str]:
@@ -351,11 +372,9 @@ def fully_convolutional(model: nn.Module, images: torch.Tensor) -> str | None:
         with torch.no_grad():
             small = evaluator(x)
             big = evaluator(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
-    except (RuntimeError, ValueError, SmoothscopeError) as exc:
+    except Exception as exc:  # a user's model may refuse the size with any exception
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"the model does not accept an input of twice the size ({first})"
-    small = small[0] if isinstance(small, (tuple, list)) else small
-    big = big[0] if isinstance(big, (tuple, list)) else big
     if small.dim() != 4 or big.dim() != 4:
         return "its output is not an image [B, C, H, W], so there is no output resolution to grow"
     if big.shape[-1] != 2 * small.shape[-1] or big.shape[-2] != 2 * small.shape[-2]:
@@ -391,7 +410,6 @@ def lens_d(
     for x in tqdm(_disc_images(size, scales, channels), desc="lens D", disable=not progress):
         with torch.no_grad():
             out = evaluator(x)
-        out = out[0] if isinstance(out, (tuple, list)) else out
         if not bool(torch.isfinite(out).all()):
             raise SmoothscopeError("model: non-finite output on the lens D test image")
         row = out.mean(dim=1)[0, out.shape[-2] // 2]

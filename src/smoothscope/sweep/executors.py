@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,8 +174,14 @@ def check_slurm_reachable() -> None:
 
 
 def _worker_init() -> None:  # pragma: no cover - runs in the pool's workers
-    """Process-pool workers: die with the parent (Linux), leave Ctrl-C to the parent."""
+    """Process-pool workers: die with the parent (Linux), leave Ctrl-C to the parent.
+
+    A worker starts with SIGINT blocked (:class:`_QuietSpawnProcess`); ignoring it here discards
+    a Ctrl-C that arrived meanwhile, and only then is it unblocked.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -186,27 +193,73 @@ def _worker_init() -> None:  # pragma: no cover - runs in the pool's workers
 
 
 class _QuietSpawnProcess(multiprocessing.get_context("spawn").Process):  # type: ignore[misc]
-    """A spawned worker that ignores SIGINT from its first instruction (the disposition is
-    inherited across exec), so that Ctrl-C during its imports prints no traceback."""
+    """A spawned worker deaf to Ctrl-C from its first instruction, so that a Ctrl-C during its
+    imports prints no traceback, while the parent loses none.
+
+    The spawning thread *blocks* SIGINT while it starts the worker: the signal mask is
+    inherited across fork and exec, so the worker starts with SIGINT blocked (and ignores it in
+    :func:`_worker_init`), while a Ctrl-C sent to the parent meanwhile stays pending, or goes to
+    another of its threads, and is acted on once the worker has started (a worker started then
+    is stopped). (Ignoring SIGINT in the parent instead, with ``SIG_IGN``, would drop a Ctrl-C
+    that lands in that window; the pool spawns workers during the run, and a loaded machine
+    widens the window: issue 28.)
+    """
 
     def start(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
+        _STARTED.add(self)
+        if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
             return super().start()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # On the main thread a Ctrl-C that Python handles during the spawn (delivered to
+        # another thread) is recorded and raised once the worker exists, never mid-spawn,
+        # where the worker's handle would be lost.
+        deferred: list[Any] = []
+        main = threading.current_thread() is threading.main_thread()
+        handler = signal.signal(signal.SIGINT, lambda _s, f: deferred.append(f)) if main else None
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            return super().start()
+            super().start()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending Ctrl-C is delivered
+            if main:
+                signal.signal(signal.SIGINT, handler)
+        if deferred:
+            try:
+                _deliver(handler, deferred[0])
+            except BaseException:
+                self._stop_quietly()
+                raise
+
+    def _stop_quietly(self) -> None:
+        """Terminate the child if it started (it dies silently: SIGTERM's default action)."""
+        with contextlib.suppress(Exception):
+            if getattr(self, "_popen", None) is not None:
+                self.terminate()
+
+
+def _deliver(handler: Any, frame: Any) -> None:
+    """Act on a deferred SIGINT as ``handler`` would have (``KeyboardInterrupt`` by default)."""
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    elif handler == signal.SIG_DFL:  # pragma: no cover - Python always installs a handler
+        signal.raise_signal(signal.SIGINT)
+
+
+_STARTED: weakref.WeakSet[_QuietSpawnProcess] = weakref.WeakSet()
+"""Every worker this process spawned: a Ctrl-C between a worker's start and the pool's record
+of it must not leave that worker behind (:func:`_stop_pool`)."""
 
 
 class _QuietSpawnContext(type(multiprocessing.get_context("spawn"))):  # type: ignore[misc]
     Process = _QuietSpawnProcess
 
 
-def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+def _stop_pool(pool: cf.ProcessPoolExecutor, earlier: set[Any] | None = None) -> None:
     """Cancel what is queued and terminate the workers (running cells leave only a temporary
-    folder, cleaned by the next run)."""
+    folder, cleaned by the next run), also those spawned since the pool opened that the pool
+    had not recorded yet (``earlier``: the workers that existed before)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    if earlier is not None:
+        processes += [p for p in list(_STARTED) if p not in earlier and p not in processes]
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(Exception):
@@ -243,13 +296,14 @@ def open_executor(
     elif spec.kind == "process":
         # spawn: forking a process whose OpenMP thread pool is running can deadlock
         context = _QuietSpawnContext()
+        earlier = set(_STARTED)
         pool = cf.ProcessPoolExecutor(
             max_workers=spec.jobs, mp_context=context, initializer=_worker_init
         )
         try:
             yield pool
         except BaseException:
-            _stop_pool(pool)
+            _stop_pool(pool, earlier)
             raise
         pool.shutdown(wait=True)
     elif spec.kind == "dask":
