@@ -483,3 +483,33 @@ def test_deform_local_translation_moves_the_pair_rigidly(task):
     assert not torch.equal(free[:, 1] - free[:, 0], before[:, 1] - before[:, 0])
     with pytest.raises(SmoothscopeError, match="translation"):
         deform(x, task, generator=_gen(), translation=1)
+
+
+def test_task2_moves_across_patches_are_undone():
+    """The original code (diffeo_cluster_mean.py, adding_diffeo and over_boundaries): a pixel
+    whose ±1 move would leave its ξ-patch, or the image, stays where it is."""
+    task = ScaleTask(task=2, dim=1, L=12, xi=3)
+    pairs, _ = enumerate_pairs(task)
+    x = render_pairs(task, pairs).repeat(20, 1, 1)
+    before = _positions(task, x)[..., 0]
+    after = _positions(task, deform(x, task, generator=_gen(5), undo_patch_crossings=True))[..., 0]
+    assert torch.equal(after // 3, before // 3)  # never another patch: the label cannot change
+    assert bool(((after - before).abs() <= 1).all())
+    moved = after != before
+    assert bool(moved.any()) and not bool(moved.all())
+    # a pixel in the middle of its patch moves (it looks unmoved only when two adjacent pixels
+    # swap); one on a patch border moves inwards only
+    middle = before % 3 == 1
+    assert float(moved[middle].double().mean()) > 0.9
+    border = before % 3 == 0
+    assert bool((after[border & moved] == before[border & moved] + 1).all())
+    # without the rule the same draws cross patches
+    free = _positions(task, deform(x, task, generator=_gen(5), preserve_label=False))[..., 0]
+    assert bool((free // 3 != before // 3).any())
+    with pytest.raises(SmoothscopeError, match="only task 2"):
+        deform(
+            render_pairs(ScaleTask(task=1, dim=1, L=10, xi=3), torch.tensor([[1, 5]])),
+            ScaleTask(task=1, dim=1, L=10, xi=3),
+            generator=_gen(),
+            undo_patch_crossings=True,
+        )

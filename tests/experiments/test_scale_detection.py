@@ -9,7 +9,9 @@ from matplotlib.image import imread
 from smoothscope import SmoothscopeError, run_experiment
 from smoothscope.experiments import get_experiment
 from smoothscope.experiments.scale_detection import ScaleDetectionConfig, plan
+from smoothscope.experiments.scale_detection.cells import split_sizes
 from smoothscope.experiments.scale_detection.claims import scale_claims
+from smoothscope.experiments.scale_detection.config import VARIANTS
 from smoothscope.results import VERDICTS, missing_fields
 
 TINY = {
@@ -18,13 +20,16 @@ TINY = {
     "t2_seeds": 1,
     "t1_points": 16,
     "t1_depth": 4,
+    "t1_fit_layers": 3,
     "t2_length": 32,
-    "t2_xi": 8,
+    "t2_xi": 16,
+    "t2_fit_layers": 3,
     "t2_points": 16,
     "t2_depth": 5,
     "interpolation_multiple": 2.0,
     "interpolation_multiple_tanh": 2.0,
     "max_epochs": 20,
+    "n_val": 16,
     "n_test": 16,
     "moves_per_input": 1,
     "zoo_points": 16,
@@ -98,10 +103,25 @@ def test_plan_and_config():
     stages, index = plan(ScaleDetectionConfig.preset("quick", **TINY))
     assert len(stages[0]) == 5  # task1, task2, task1-tanh, two zoo nets
     assert set(index["zoo-vgg11bn", 0]) == {"train", "init", "trained", "shuffled"}
+    assert set(index["task1", 0]) == {"train", *VARIANTS}
     config = ScaleDetectionConfig.preset("paper")
     assert (config.t2_xi, config.t2_length, config.t2_points) == (32, 128, 1024)
-    assert config.tasks()["task1"]["net"]["padding"] == "zeros"
+    assert (config.t1_depth, config.t1_fit_layers, config.t2_fit_layers) == (12, 9, 4)
+    assert (config.stopping, config.interpolation_multiple) == ("hinge", 500.0)
+    assert config.interpolation_multiple_tanh == 200.0 and config.bias is True
+    assert (config.mean_channel, config.shuffle, config.t2_moves) == (
+        "representation", "shared", "undo",
+    )  # fmt: skip
+    tasks = config.tasks()
+    assert tasks["task1"]["net"]["padding"] == "zeros" and tasks["task1"]["net"]["bias"]
+    assert tasks["task2"]["undo_patch_crossings"] is True
     assert config.lr_zoo == 0.05 and config.preserve_label is False
+    periodic = ScaleDetectionConfig.preset("paper", boundary="periodic").tasks()["task1"]
+    assert periodic["net"]["padding"] == "circular" and periodic["task"]["boundary"] == "periodic"
+    with pytest.raises(SmoothscopeError, match="t1_fit_layers"):
+        ScaleDetectionConfig.preset("paper", t1_fit_layers=13)
+    with pytest.raises(SmoothscopeError, match="stopping"):
+        ScaleDetectionConfig.preset("paper", stopping="never")
     assert ScaleDetectionConfig.preset("standard").seeds >= 4
     with pytest.raises(SmoothscopeError, match="convention"):
         ScaleDetectionConfig.preset("quick", convention="theirs")
@@ -117,14 +137,14 @@ def _run(a, d, g, filters_k):
     return {"rows": [*rows, {}], "A": list(a), "mean_filters": filters_k, "spectra": spectra}
 
 
-def _family(seeds, trained_like_init=False, dead_mean=False):
+def _family(seeds, trained_like_init=False, dead_mean=False, g_trained=1.0, d_init=0.0):
     rng = np.random.default_rng(1)
     a = np.sqrt(np.arange(1, 9) * 2 / 3)
     fam = {v: [] for v in ("train", "init", "trained", "mean", "init-mean")}
     for _ in range(seeds):
         noise = np.exp(0.05 * rng.normal(size=(4, a.size)))
-        flat = 0.5 * noise[0], 0.3 * noise[1]
-        law = a**-2.0 * noise[2], a * noise[3]
+        flat = 0.5 * a**d_init * noise[0], 0.3 * noise[1]
+        law = a**-2.0 * noise[2], a**g_trained * noise[3]
         positive = [[0.3, 0.2, 0.3]] * a.size
         random = rng.normal(size=(a.size, 3)).tolist()
         trained = _run(a, *(flat if trained_like_init else law), positive)
@@ -135,12 +155,12 @@ def _family(seeds, trained_like_init=False, dead_mean=False):
             mean["rows"][1]["D"] = float("nan")
         fam["mean"].append(mean)
         fam["init-mean"].append(_run(a, flat[0] * 10, flat[1], random))
-        fam["train"].append({"test_error": 0.0, "init_test_error": 0.5})
+        fam["train"].append({"test_error": 0.0, "init_test_error": 0.5, "n_test": 256})
     return fam
 
 
 def test_claim_rules_pass_on_the_law_and_fail_on_broken_inputs():
-    claims = {c.id: c for c in scale_claims({"task1": _family(4)}, n_test=256, n_boot=200, seed=0)}
+    claims = {c.id: c for c in scale_claims({"task1": _family(4)}, n_boot=200, seed=0)}
     for cid in ("D_exponent", "G_exponent", "R_exponent", "D_training_shift", "D_flat_at_init"):
         assert claims[f"B.task1.{cid}"].verdict == "reproduced", claims[f"B.task1.{cid}"].rule
         assert claims[f"B.task1.{cid}"].control.verdict != "reproduced"
@@ -148,14 +168,77 @@ def test_claim_rules_pass_on_the_law_and_fail_on_broken_inputs():
         assert claims[f"B.task1.{cid}"].verdict == "reproduced", claims[f"B.task1.{cid}"].rule
     # training changed nothing: the exponents are the untrained ones, never "reproduced"
     broken = {"task1": _family(4, trained_like_init=True)}
-    claims = {c.id: c for c in scale_claims(broken, n_test=256, n_boot=200, seed=0)}
+    claims = {c.id: c for c in scale_claims(broken, n_boot=200, seed=0)}
     for cid in ("D_exponent", "G_exponent", "D_training_shift", "G_training_shift"):
         assert claims[f"B.task1.{cid}"].verdict != "reproduced"
     # a dead mean-channel layer is counted, never dropped
     dead = {"task1": _family(4, dead_mean=True)}
-    claim = next(
-        c
-        for c in scale_claims(dead, n_test=256, n_boot=200, seed=0)
-        if c.id.endswith("mean_channel")
-    )
+    claim = next(c for c in scale_claims(dead, n_boot=200, seed=0) if c.id.endswith("mean_channel"))
     assert claim.verdict == "not reproduced" and "dead" in claim.rule
+
+
+def test_flat_at_init_decides_on_effect_versus_control():
+    """§4.1: D_k and G_k are flat at initialisation *unlike after training*. The former rule
+    (init slope within ±0.5 of 0, the trained nets as control under the same fixed band) was
+    lost whenever the trained slope also sat inside the band (task 2's G at a short training:
+    0.37 against 0.07): the control passed and demoted the claim. The rule now decides on
+    |s_trained| − |s_init| > 0 with the init slope in the band; its control is one half of the
+    untrained nets against the other, which has no steeper profile to find."""
+    fam = {"task1": _family(4, g_trained=0.37)}
+    claim = next(
+        c for c in scale_claims(fam, n_boot=200, seed=0) if c.id.endswith("G_flat_at_init")
+    )
+    assert claim.verdict == "reproduced", claim.rule
+    assert claim.measured == pytest.approx(0.37, abs=0.1)
+    assert claim.control.id.endswith("/init-vs-init") and claim.control.verdict != "reproduced"
+    # the trained slope (0.37) would pass the old fixed band on its own: it no longer matters
+    assert abs(claim.measured) < 0.5
+    # an untrained profile that already falls (no biases: D slope -0.8 at init) fails
+    fam = {"task1": _family(4, d_init=-0.8)}
+    claim = next(
+        c for c in scale_claims(fam, n_boot=200, seed=0) if c.id.endswith("D_flat_at_init")
+    )
+    assert claim.verdict == "not reproduced"
+    # training that leaves the profile as it was fails too
+    fam = {"task1": _family(4, trained_like_init=True)}
+    claim = next(
+        c for c in scale_claims(fam, n_boot=200, seed=0) if c.id.endswith("D_flat_at_init")
+    )
+    assert claim.verdict != "reproduced"
+
+
+def test_split_sizes_leave_disjoint_balanced_sets():
+    from smoothscope.data.scale_detection import ScaleTask
+
+    task = ScaleTask(task=1, dim=1, L=32, xi=11.0, gap=4.0)  # 342 balanced pairs
+    assert split_sizes(task, 48, 128, 256) == (128, 166)
+    periodic = ScaleTask(task=1, dim=1, L=32, xi=11.0, gap=4.0, boundary="periodic")  # 160
+    val, test = split_sizes(periodic, 48, 128, 256)
+    assert val % 2 == test % 2 == 0 and 48 + val + test <= 160 and val == 56
+    with pytest.raises(SmoothscopeError, match="balanced pairs"):
+        split_sizes(periodic, 158, 128, 256)
+
+
+def test_the_protocol_ledger_is_consistent(tiny_run):
+    """Every declared field exists and has a source; every scale's deviation has its reason;
+    every claim depends on declared fields; at the paper scale only the fields whose reason
+    applies to every scale deviate (the text/code choice of the boundary is open)."""
+    _, results = tiny_run
+    protocol = ScaleDetectionConfig.protocol()
+    for scale in ("quick", "standard", "paper"):
+        values = ScaleDetectionConfig.preset(scale).to_dict()
+        for name, pv in protocol.items():
+            assert pv.source
+            if not pv.matches(values[name]):
+                assert pv.reason(scale), (scale, name)
+    paper = ScaleDetectionConfig.preset("paper").to_dict()
+    deviating = sorted(n for n, pv in protocol.items() if not pv.matches(paper[n]))
+    assert deviating == ["convention", "zoo", "zoo_interpolation_multiple"]
+    declared = {e["field"] for e in results["protocol"]}
+    assert declared == set(protocol)
+    for c in results["claims"]:
+        assert c["depends_on"] and set(c["depends_on"]) <= declared, c["id"]
+        assert "convention" not in c["depends_on"]  # a constant factor: no claim reads it
+    exponent = next(c for c in results["claims"] if c["id"] == "B.task1.D_exponent")
+    assert {"interpolation_multiple", "stopping", "width", "bias"} <= set(exponent["depends_on"])
+    assert exponent["replicates"] == {"trained networks": 1, "layers": 3}

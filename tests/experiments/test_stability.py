@@ -149,9 +149,9 @@ def test_claim_rules_fail_on_broken_inputs():
     """Untrained (= trained) networks, a dead network and a dead layer are never reproduced."""
     rng = np.random.default_rng(0)
     nets = []
-    for i in range(12):
+    for i in range(15):
         d = float(np.exp(rng.normal()))
-        nets.append(_net(f"a{i % 4}", i // 4, 0.1 + 0.05 * np.log(d), (d, 1.0), shuffled=2.0))
+        nets.append(_net(f"a{i % 5}", i // 5, 0.1 + 0.05 * np.log(d), (d, 1.0), shuffled=2.0))
     claims = {c.id: c for c in stability_claims(nets, n_boot=200, seed=0)}
     # the correlation exists, but the untrained nets (identical here) carry it too: the control
     # reproduces, so the claim cannot
@@ -169,6 +169,85 @@ def test_claim_rules_fail_on_broken_inputs():
     assert "dead" in claims["B.fig3.shuffling_raises_R"].rule
     assert claims["B.fig1.error_vs_D"].verdict == "not reproduced"
     assert claims["B.training_D"].verdict == "not reproduced"
+
+
+def test_fig1_correlation_is_over_architectures_not_networks():
+    """Paper B Fig. 1: one point per architecture, its seeds averaged. Seeds of one architecture
+    whose error follows their own D_f (a within-architecture spread) must not make the claim
+    when the architectures' means are not ordered: the former rule (n = networks) did."""
+    rng = np.random.default_rng(3)
+    nets = []
+    for a in range(5):  # the architectures' mean errors fall as their mean log D_f rises
+        for s in range(4):  # within one, the error rises with D_f (the seeds' spread)
+            d = float(np.exp(1.0 - 0.25 * a + (s - 1.5)))
+            error = 0.3 + 0.02 * a + 0.1 * (s - 1.5)
+            nets.append(_net(f"a{a}", s, error, (d, 1.0)))
+            nets[-1]["init"]["rows"][-1]["D"] = float(np.exp(rng.normal()))
+    by_net = {c.id: c for c in stability_claims(nets, n_boot=500, seed=0, correlation="networks")}
+    by_arch = {c.id: c for c in stability_claims(nets, n_boot=500, seed=0)}
+    assert by_net["B.fig1.error_vs_D"].verdict == "reproduced"  # pseudo-replication
+    assert by_net["B.fig1.error_vs_D"].replicates["trained networks"] == 20
+    claim = by_arch["B.fig1.error_vs_D"]
+    assert claim.measured == pytest.approx(-1.0)  # the architectures' order is the reverse
+    assert claim.verdict != "reproduced" and claim.replicates == {
+        "architectures": 5,
+        "trained networks": 20,
+    }
+    assert "architectures" in claim.rule and "bootstrap" in claim.rule
+    # four architectures: even a perfect order cannot give a 95 % interval
+    four = [n for n in nets if n["architecture"] != "a4"]
+    for n in four:
+        n["test_error"] = 0.1 * float(np.log(n["trained"]["rows"][-1]["D"]) + 3)
+    claim = next(c for c in stability_claims(four, n_boot=200, seed=0) if c.id.endswith("_D"))
+    assert claim.verdict == "inconclusive" and claim.measured == pytest.approx(1.0)
+
+
+def test_the_training_recipe_is_the_papers(tmp_path):
+    """SGD lr 0.1, momentum 0.9, weight decay 5e-4, cosine over 0.8 × the epochs, crops and
+    flips, batch 128 (diffeo-sota main.py); the FCN: Adam lr 0.1, no scheduler, no decay."""
+    from smoothscope.experiments.stability.cells import recipe
+    from smoothscope.experiments.stability.training import Recipe, train_recipe
+
+    config = StabilityConfig.preset("paper")
+    assert (config.optimizer, config.lr, config.momentum, config.weight_decay) == (
+        "sgd", 0.1, 0.9, 5e-4,
+    )  # fmt: skip
+    assert (config.scheduler, config.augment, config.batch_size, config.epochs) == (
+        "cosine", True, 128, 250,
+    )  # fmt: skip
+    stages, _ = plan(StabilityConfig.preset("quick", **TINY))
+    cells = {c.config["architecture"]: c.config for c in stages[0]}
+    assert recipe(cells["vgg11"]) == Recipe("sgd", 0.1, 0.9, 5e-4, "cosine", 1, 128, True)
+    assert recipe(cells["fcn"]) == Recipe("adam", 0.1, 0.0, 0.0, "none", 1, 128, True)
+    x = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(16) % 2
+    net = build("lenet", in_channels=1, num_classes=2, width=0.25, seed=0)
+    result = train_recipe(
+        net, x, y, x[:8], y[:8], recipe=Recipe(epochs=5, batch_size=8), seed=0, progress=False
+    )
+    lrs = [h["lr"] for h in result.history]
+    assert lrs[0] == pytest.approx(0.1) and lrs[1] < lrs[0]  # the cosine schedule
+    assert lrs[4] == pytest.approx(0.05 * (1 + np.cos(np.pi * 4 / 4.0)), abs=1e-9)
+    assert 1 <= result.best_epoch <= 5 and 0 <= result.train_error <= 1
+
+
+def test_the_protocol_ledger_is_consistent():
+    """Every declared field exists; every scale's deviation has its reason; every claim
+    depends on declared fields only; the paper scale deviates only where it says why."""
+    from smoothscope.experiments.stability.claims import MEASURE_FIELDS, TRAINING_FIELDS
+
+    protocol = StabilityConfig.protocol()
+    for scale in ("quick", "standard", "paper"):
+        config = StabilityConfig.preset(scale)
+        values = config.to_dict() | {"dataset": "cifar10"}
+        for name, pv in protocol.items():
+            if not pv.matches(values[name]):
+                assert pv.reason(scale), (scale, name)
+    paper = StabilityConfig.preset("paper").to_dict() | {"dataset": "cifar10"}
+    deviating = [n for n, pv in protocol.items() if not pv.matches(paper[n])]
+    # the zoo lacks some of the paper's networks; Fig. 1 right's noise levels are an option
+    assert deviating == ["architectures", "input_noise"]
+    assert set(TRAINING_FIELDS) | set(MEASURE_FIELDS) <= set(protocol)
 
 
 def test_cli_analyze_stability_on_a_saved_model(tmp_path, capsys):

@@ -52,6 +52,14 @@ def test_homogeneous_relu_net_is_linear_on_non_negative_inputs():
         torch.testing.assert_close(model.features(2.5 * a), 2.5 * model.features(a))
 
 
+def test_biases_are_standard_normal_as_the_peers():
+    """convolutional_nets.py of scale_detection_1d: ``b = nn.Parameter(torch.randn(h))``."""
+    model = build("simple-cnn", depth=4, width=500, bias=True, seed=0)
+    biases = torch.cat([model.features[2 * k].conv.bias for k in range(4)]).detach()
+    assert abs(float(biases.mean())) < 0.1 and abs(float(biases.std()) - 1.0) < 0.05
+    assert all(m.conv.bias is None for m in build("simple-cnn", depth=2).features[::2])
+
+
 def test_bad_arguments():
     with pytest.raises(SmoothscopeError, match="stride"):
         build("simple-cnn", filter_size=3, stride=2)

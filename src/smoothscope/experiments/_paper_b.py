@@ -28,9 +28,12 @@ __all__ = [
     "fit_exponent",
     "slope_difference",
     "spearman_interval",
+    "spearman_over_groups",
 ]
 
 LEVEL = 0.95
+MIN_GROUPS = 5
+"""The fewest groups (architectures) for which :func:`spearman_over_groups` gives an interval."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,56 @@ def spearman_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float
     return rho, math.tanh(z - q * se), math.tanh(z + q * se)
 
 
+def spearman_over_groups(
+    x: list[np.ndarray], y: list[np.ndarray], *, n_boot: int, seed: int
+) -> tuple[float, float, float]:
+    """Spearman ρ between the group means of ``x`` and ``y``, with a two-level bootstrap.
+
+    Paper B Fig. 1 plots one point per architecture, its seeds averaged (§2: "All results are
+    averaged when training on 5 or more different network initializations"): the points are
+    the groups, never the networks. The estimate is ρ over the groups of ``(mean x, mean y)``;
+    the 95 % percentile interval resamples the groups with replacement and, within each, its
+    members with replacement (ties of a resample take average ranks; a resample whose means are
+    all equal has no ρ and is left out).
+
+    Args:
+        x, y: one ``[members]`` array per group (the same members in both, paired).
+        n_boot: bootstrap resamples.
+        seed: seed of the resampling.
+
+    Returns:
+        ``(ρ, low, high)``; NaN with fewer than 3 groups or a NaN value anywhere, and a NaN
+        interval with fewer than :data:`MIN_GROUPS` groups (even a perfect rank order of 4
+        groups has a permutation p-value of 2/4! = 0.083: no 95 % interval can exclude 0,
+        and a percentile bootstrap of so few points would pretend otherwise).
+    """
+    xs = [np.asarray(v, dtype=np.float64) for v in x]
+    ys = [np.asarray(v, dtype=np.float64) for v in y]
+    if len(xs) < 3 or not all(np.isfinite(v).all() and v.size for v in xs + ys):
+        return math.nan, math.nan, math.nan
+
+    def rho(mx: np.ndarray, my: np.ndarray) -> float:
+        if np.ptp(mx) == 0 or np.ptp(my) == 0:
+            return math.nan
+        return float(scipy_stats.spearmanr(mx, my).statistic)
+
+    value = rho(np.array([v.mean() for v in xs]), np.array([v.mean() for v in ys]))
+    rng = np.random.default_rng(seed)
+    draws = np.full(n_boot, np.nan)
+    g = len(xs)
+    for b in range(n_boot):
+        pick = rng.integers(0, g, g)
+        mx, my = np.empty(g), np.empty(g)
+        for i, j in enumerate(pick):
+            members = rng.integers(0, xs[j].size, xs[j].size)
+            mx[i], my[i] = xs[j][members].mean(), ys[j][members].mean()
+        draws[b] = rho(mx, my)
+    if g < MIN_GROUPS or not math.isfinite(value) or np.isfinite(draws).sum() < 2:
+        return value, math.nan, math.nan
+    low, high = np.nanpercentile(draws, [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2])
+    return value, float(low), float(high)
+
+
 def dead_note(dead: int, total: int, what: str) -> str:
     """The rule's suffix for dead values, or ``""``."""
     if dead <= 0:
@@ -157,6 +210,9 @@ def claim_with_control(
     dead_what: str = "values",
     control_dead: int = 0,
     kind: str = "paper",
+    depends_on: tuple[str, ...] | None = None,
+    power: str | None = None,
+    control_verdict: str | None = None,
 ) -> Claim:
     """A paper B claim whose verdict is ``rule(low, high)``, with its control under the same rule.
 
@@ -166,6 +222,12 @@ def claim_with_control(
         control: ``(name, description, (value, low, high))`` or ``None`` with ``no_control``.
         dead: dead values in the measurement: the verdict becomes ``not reproduced``.
         control_dead: the same for the control.
+        depends_on: the ledger fields whose value can change the verdict.
+        power: the power note of an inconclusive claim (default: computed by
+            :class:`~smoothscope.results.Claim` from the first level of ``replicates``).
+        control_verdict: the control's verdict when the rule needs more than the control's
+            interval (e.g. an effect-versus-control rule whose second part reads another
+            statistic of the control); default ``rule`` on the control's interval.
     """
     value, low, high = (float(v) for v in estimate)
     verdict = rule(low, high) if not dead else "not reproduced"
@@ -177,7 +239,13 @@ def claim_with_control(
             description=description,
             measured=float(cv),
             uncertainty=(float(cl), float(ch)),
-            verdict=rule(cl, ch) if not control_dead else "not reproduced",
+            verdict=(
+                "not reproduced"
+                if control_dead
+                else control_verdict
+                if control_verdict is not None
+                else rule(cl, ch)
+            ),
         )
     return Claim(
         cid,
@@ -194,6 +262,8 @@ def claim_with_control(
         no_control=no_control if ctrl is None else None,
         replicates=replicates,
         threshold=threshold,
+        depends_on=depends_on,
+        power=power if verdict == "inconclusive" else None,
     )
 
 

@@ -20,6 +20,7 @@ from .resolution import l2_penalty as l2_penalty
 from .resolution import set_scale as set_scale
 from .toycnn import ToyCNN as ToyCNN
 from .toycnn import make_activation as make_activation
+from .transforms import channel_mean_view as channel_mean_view
 from .transforms import mean_channel as mean_channel
 from .transforms import shuffle_channels as shuffle_channels
 from .zoo import relative_depths as relative_depths
@@ -35,6 +36,7 @@ __all__ = [
     "at_scale",
     "available_models",
     "build",
+    "channel_mean_view",
     "l2_penalty",
     "make_activation",
     "mean_channel",

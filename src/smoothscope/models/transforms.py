@@ -1,17 +1,22 @@
 """Weight surgery on convolutional networks from paper B: channel shuffling and mean channels.
 
-Both functions return a NEW model (a :func:`copy.deepcopy` whose parameters are edited under
-:func:`torch.no_grad`); the caller's model is never modified. They act on ordinary convolutions
-(``nn.Conv1d``/``nn.Conv2d``/``nn.Conv3d`` with ``groups=1``) whose weight is laid out as in
-paper B, eq. (2): ``w[c, c']`` is the ``F × F`` filter from input channel ``c'`` to output
-channel ``c``. Linear layers (the classifier), normalisation layers and transposed convolutions
-are left untouched. Layers are addressed by their ``model.named_modules()`` names and transformed
-in model order, whatever the order of the ``layers`` list.
+The functions return a NEW model (a :func:`copy.deepcopy` whose parameters are edited under
+:func:`torch.no_grad`, or a wrapper around such a copy); the caller's model is never modified.
+They act on ordinary convolutions (``nn.Conv1d``/``nn.Conv2d``/``nn.Conv3d`` with ``groups=1``)
+whose weight is laid out as in paper B, eq. (2): ``w[c, c']`` is the ``F × F`` filter from input
+channel ``c'`` to output channel ``c``. Linear layers (the classifier), normalisation layers and
+transposed convolutions are left untouched. Layers are addressed by their
+``model.named_modules()`` names and transformed in model order, whatever the order of the
+``layers`` list.
 
 * :func:`shuffle_channels` — §2 "Disentangling spatial and channel pooling": randomly permute the
   connections between channels of successive conv layers while keeping the weights unaltered.
-* :func:`mean_channel` — §3, §4 and Appendix B (Fig. B2; the tables C2/C3 show the mean filters):
-  replace each layer by its mean channel.
+  By default as the original authors' code does it (one shared permutation of each conv's
+  input channels, ``mode="shared"``); ``mode="per-output"`` draws one per output channel.
+* :func:`channel_mean_view` — §4.3, Fig. 7 and B2 (dotted): each layer's representation
+  averaged over its channels, as the original code measures it (``.mean(1)``).
+* :func:`mean_channel` — the weight-replacement reading of the same test (every filter of a
+  layer replaced by the layer's mean filter, tables C2/C3), kept as an option.
 """
 
 from __future__ import annotations
@@ -24,7 +29,11 @@ from torch import nn
 
 from .._errors import SmoothscopeError
 
-__all__ = ["mean_channel", "shuffle_channels"]
+__all__ = ["SHUFFLE_MODES", "channel_mean_view", "mean_channel", "shuffle_channels"]
+
+SHUFFLE_MODES = ("shared", "per-output")
+"""``shared``: the original authors' channel shuffling (one permutation of each conv's input
+channels); ``per-output``: one permutation per output channel (a stronger scramble)."""
 
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -84,53 +93,78 @@ def _select(model: Any, layers: Any, *, skip_first: bool, what: str) -> list[str
 
 
 def shuffle_channels(
-    model: nn.Module, *, generator: torch.Generator, layers: list[str] | None = None
+    model: nn.Module,
+    *,
+    generator: torch.Generator,
+    layers: list[str] | None = None,
+    mode: str = "shared",
 ) -> nn.Module:
     """A copy of ``model`` with the connections between channels randomly permuted (paper B, §2).
 
     Paper B, §2: "shuffle at random the connections between channels of successive convolutional
     layers, while keeping the weights unaltered. Channel shuffling amounts to randomly permuting
     the values of ``c, c'`` in equation (2), therefore it breaks any channel pooling while not
-    affecting the individual filters". We implement it, for each selected conv layer ``k``, as one
-    independent uniform random permutation ``π_c`` of the input channels per output channel::
+    affecting the individual filters".
 
-        w'^k_{c,c'} = w^k_{c, π_c(c')},    b'^k_c = b^k_c
+    ``mode="shared"`` (default) is what the original authors' code does
+    (``leonardopetrini/relativestability``, ``utils.load_net_from_run`` with
+    ``shuffle_channels=1``: ``state[k] = state[k][:, torch.randperm(C_in)]`` for every 4-D conv
+    weight): for each selected conv layer ``k``, ONE uniform random permutation ``π_k`` of its
+    input channels, shared by all its output channels, and nothing else::
 
-    so each output channel keeps its own filters and bias (the same multiset of filters, moved),
-    but the input channel each filter reads from is reassigned. A single permutation ``π`` shared
-    by all output channels would not break channel pooling: it equals relabelling the outputs of
-    layer ``k − 1``, which (for a conv layer ``k − 1`` permuted consistently) is the same function
-    with renamed channels. The first conv layer is skipped by default, since its inputs are image
-    channels (e.g. RGB), not the channels of a previous layer; the classifier (Linear layers),
-    normalisation layers and all biases are untouched.
+        w'^k_{c,c'} = w^k_{c, π_k(c')},    b'^k_c = b^k_c,    layer k − 1 untouched
+
+    Because layer ``k − 1`` is left as it is, this is not a relabelling of its channels: it
+    inserts a random permutation of the channels of ``f_{k−1}`` between layers ``k − 1`` and
+    ``k``, so the filter that layer ``k`` learnt for channel ``c'`` now reads channel
+    ``π_k(c')``. (Permuting the *outputs* of layer ``k − 1`` by the same ``π_k`` as well would
+    give back the same function; the peers do not do that.) By default every conv layer is
+    shuffled, the first included, as in the peers' code (for one input channel the first
+    layer's permutation changes nothing).
+
+    ``mode="per-output"`` draws one independent permutation ``π_c`` of the input channels per
+    output channel, ``w'^k_{c,c'} = w^k_{c, π_c(c')}``: each output channel keeps its own filters
+    and bias, but the input channel each filter reads from is reassigned independently. By
+    default it skips the first conv layer, whose inputs are image channels.
 
     Permutations are drawn with :func:`torch.randperm` from ``generator``, layer by layer in model
-    order and output channel by output channel, so a seeded generator gives a reproducible result.
+    order (and, per output, output channel by output channel), so a seeded generator gives a
+    reproducible result. The classifier (Linear layers), normalisation layers and all biases
+    are untouched.
 
     Args:
         model: Any module containing conv layers; not modified.
         generator: The source of randomness (e.g. ``torch.Generator().manual_seed(0)``).
         layers: Names (from ``model.named_modules()``) of the ``Conv1d/2d/3d`` layers to shuffle;
-            ``None`` (default) for every conv layer except the first.
+            ``None`` (default): every conv layer (``shared``) or every conv layer but the first
+            (``per-output``).
+        mode: ``"shared"`` (the peers') or ``"per-output"``.
 
     Returns:
         A new model (deep copy) with the shuffled weights, on the same devices and dtypes.
 
     Raises:
-        SmoothscopeError: no conv layers (or, by default, only one), unknown or non-conv layer
-            names, grouped convolutions, or ``generator`` not a ``torch.Generator``.
+        SmoothscopeError: an unknown mode, no conv layers (or, per output by default, only one),
+            unknown or non-conv layer names, grouped convolutions, or ``generator`` not a
+            ``torch.Generator``.
     """
     if not isinstance(generator, torch.Generator):
         raise SmoothscopeError(
             f"generator: expected a torch.Generator, got {type(generator).__name__}"
         )
-    names = _select(model, layers, skip_first=True, what="channel shuffling")
+    if mode not in SHUFFLE_MODES:
+        raise SmoothscopeError(f"mode: expected one of {list(SHUFFLE_MODES)}, got {mode!r}")
+    names = _select(model, layers, skip_first=mode == "per-output", what="channel shuffling")
     new = copy.deepcopy(model)
     modules = dict(new.named_modules())
     with torch.no_grad():
         for name in names:
             w = modules[name].weight  # [H_k, H_{k-1}, F, ..., F]
             h_out, h_in = w.shape[:2]
+            if mode == "shared":
+                perm = torch.randperm(h_in, generator=generator, device=generator.device)
+                w.copy_(w[:, perm.to(w.device)])
+                continue
             perms = torch.stack(
                 [
                     torch.randperm(h_in, generator=generator, device=generator.device)
@@ -140,6 +174,90 @@ def shuffle_channels(
             index = perms.reshape(h_out, h_in, *([1] * (w.dim() - 2))).expand_as(w)
             w.copy_(torch.gather(w, 1, index))
     return new
+
+
+class _ChannelMeanView(nn.Module):
+    """A model whose taps ``mean{k}`` output the channel mean of the wrapped model's layers.
+
+    The wrapped model runs unchanged; during each forward pass, hooks on its layers send
+    ``f_k.mean(1, keepdim=True)`` through the identity modules ``mean{k}``, where forward hooks
+    (:func:`smoothscope.analysis.stability.relative_stability`, receptive fields) can record
+    them. The hooks live only for the duration of the call, so the view can be deep-copied.
+    """
+
+    def __init__(self, model: nn.Module, layers: list[str]) -> None:
+        super().__init__()
+        self.net = model
+        self.layers = list(layers)
+        self.taps = nn.ModuleList([nn.Identity() for _ in self.layers])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        modules = dict(self.net.named_modules())
+
+        def hook(tap: nn.Module):
+            def fn(module, args, output):
+                tap(output.mean(dim=1, keepdim=True))
+
+            return fn
+
+        handles = [
+            modules[name].register_forward_hook(hook(tap))
+            for name, tap in zip(self.layers, self.taps, strict=True)
+        ]
+        try:
+            return self.net(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def representation_layers(self) -> list[str]:
+        """The channel means ``taps.k`` of the wrapped layers, in order, then the wrapped
+        model's other representation layers (e.g. its readout) as ``net.<name>``."""
+        method = getattr(self.net, "representation_layers", None)
+        rest = [n for n in method() if n not in self.layers] if callable(method) else []
+        return [f"taps.{k}" for k in range(len(self.layers))] + [f"net.{n}" for n in rest]
+
+
+def channel_mean_view(model: nn.Module, layers: list[str] | None = None) -> nn.Module:
+    """A view of ``model`` whose representations are the channel means of its layers.
+
+    Paper B §4.3 (Fig. 7 and B2, dotted lines): "the sensitivities obtained by replacing each
+    layer with the mean channel". The original code
+    (``UmbertoTomasini/scale_detection_1d``, ``diffeo_cluster_mean.py``, ``Mean=True``) measures
+    D_k and G_k on the trained network's representation averaged over channels,
+    ``f_k(x).mean(1)``, layer by layer, the network itself unchanged::
+
+        f̄_k(x)_i = 1/H_k Σ_c [f_k(x)]_{c,i}
+
+    Args:
+        model: the network (not modified; the view holds a deep copy).
+        layers: module names whose outputs ``[B, C, ...]`` are averaged; default
+            ``model.representation_layers()`` without its last entry (the readout).
+
+    Returns:
+        a module computing the same output as ``model``, whose ``representation_layers()``
+        name the channel means ``[B, 1, ...]`` of the chosen layers, in order (then the
+        model's other representation layers, such as its readout).
+
+    Raises:
+        SmoothscopeError: not a module, or unknown layer names.
+    """
+    if not isinstance(model, nn.Module):
+        raise SmoothscopeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if layers is None:
+        method = getattr(model, "representation_layers", None)
+        if not callable(method):
+            raise SmoothscopeError(
+                "layers: expected module names, or a model with representation_layers()"
+            )
+        layers = list(method())[:-1]
+    if isinstance(layers, str) or not layers or not all(isinstance(n, str) for n in layers):
+        raise SmoothscopeError(f"layers: expected a non-empty list of module names, got {layers!r}")
+    modules = dict(model.named_modules())
+    unknown = [n for n in layers if n not in modules]
+    if unknown:
+        raise SmoothscopeError(f"layers: unknown module names {unknown}")
+    return _ChannelMeanView(copy.deepcopy(model), list(layers))
 
 
 def mean_channel(model: nn.Module, *, layers: list[str] | None = None) -> nn.Module:

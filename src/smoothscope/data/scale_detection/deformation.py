@@ -22,6 +22,12 @@ diagonal neighbours). ``stay=`` overrides the choice. Rules that the paper leave
   open boundary a step that would take either pixel outside the image is not allowed (no
   reflection, which would change the distance); the step is drawn uniformly among the allowed
   ones, and ``preserve_label`` still applies (task 2 patches can be crossed).
+* *Moves across patches* (task 2, ``undo_patch_crossings=True``, the original code's
+  ``adding_diffeo`` and ``over_boundaries`` in ``UmbertoTomasini/scale_detection_1d``,
+  ``diffeo_cluster_mean.py``): a pixel whose move would take it into another ξ-patch, or out of
+  the image, stays where it is. Both pixels then always stay in their patches, so the label
+  never changes and a layer whose blocks are aligned with the patches (``F^k ≥ ξ`` for a
+  stride-F net) sees no deformation at all.
 * For task 1 the gap makes label preservation automatic once ``g ≥ 4``: kept pairs satisfy
   ``|d − ξ| > g/2``, and one deformation changes ``d`` by at most ``MAX_DISTANCE_CHANGE = 2``
   (each pixel moves by at most a unit step, for every metric offered and either boundary), so
@@ -71,6 +77,7 @@ def deform(
     preserve_label: bool = True,
     stay: bool | None = None,
     translation: bool = False,
+    undo_patch_crossings: bool = False,
 ) -> torch.Tensor:
     """Move each active pixel by one step (paper B, §3–4); see the module docstring for the rules.
 
@@ -85,6 +92,8 @@ def deform(
             of the 4 neighbours with probability 1/5).
         translation: move both pixels by the same step (a local translation of the pair)
             instead of independently.
+        undo_patch_crossings: task 2 only: a pixel whose move would leave its ξ-patch (or the
+            image) stays where it is (the original code's rule).
 
     Returns:
         A tensor like ``x`` where each active pixel (keeping its value) has moved by at most one
@@ -104,6 +113,14 @@ def deform(
         raise SmoothscopeError(f"stay: expected True, False or None, got {stay!r}")
     if not isinstance(translation, bool):
         raise SmoothscopeError(f"translation: expected True or False, got {translation!r}")
+    if not isinstance(undo_patch_crossings, bool):
+        raise SmoothscopeError(
+            f"undo_patch_crossings: expected True or False, got {undo_patch_crossings!r}"
+        )
+    if undo_patch_crossings and task.task != 2:
+        raise SmoothscopeError(
+            "undo_patch_crossings: only task 2 has patches, got task 1 (use False)"
+        )
     t = as_tensor(x, "x")
     layout = "[P, 1, L]" if task.dim == 1 else "[P, 1, L, L]"
     check_rank(t, (task.dim + 2,), "x", layout)
@@ -131,6 +148,11 @@ def deform(
         k = torch.arange(m * m)
         joint = torch.stack([moves[k // m], moves[k % m]], dim=1)  # [K, 2, dim]
     new = coords[:, None] + joint[None]  # [P, K, 2, dim]
+    if undo_patch_crossings:  # a pixel leaving its patch or the image stays (the peers' rule)
+        stays = ((new < 0) | (new > L - 1) | (new // task.xi != coords[:, None] // task.xi)).any(
+            -1, keepdim=True
+        )
+        new = torch.where(stays, coords[:, None].expand_as(new), new)
     inside = ((new >= 0) & (new <= L - 1)).flatten(2).all(-1)  # [P, K]
     if task.boundary == "open":
         new = torch.where(new < 0, -new, new)  # reflect: the opposite move

@@ -17,9 +17,11 @@ __all__ = ["FIGURES", "draw_figures"]
 SENSITIVITIES_VS_A = Figure(
     "sensitivities_vs_A.png",
     "Paper B §3–4, Figs. 7, B2: D_k, G_k and R_k against the effective receptive field "
-    "A_k, at initialisation (grey), trained (blue) and with mean channels (dotted), with "
-    "the predicted power laws (dashed). Look at: whether the trained curves run parallel "
-    "to the dashed lines.",
+    "A_k, at initialisation (grey), trained (blue) and the trained net's channel means "
+    "(dotted: each layer's representation averaged over its channels), with the predicted "
+    "power laws (dashed) drawn over the layers the exponents are fitted on (the first large "
+    "part of the network, left of the vertical line). Look at: whether the trained curves run "
+    "parallel to the dashed lines left of the line.",
     claims=(
         *(f"B.{family}.{q}_*" for family in ("task1", "task2", "task1-tanh") for q in "DGR"),
         "B.task1.mean_channel",
@@ -45,7 +47,8 @@ ZOO_SHUFFLED = Figure(
     "zoo_shuffled.png",
     "Paper B Fig. C2: D_k, G_k and R_k against relative depth of the deep nets trained on the "
     "2-D task 1 (VGG11bn by default), at initialisation (dotted), trained (solid) and trained "
-    "with shuffled channels (dash-dotted), log axis. Look at: whether shuffling the channels "
+    "with shuffled channels (dash-dotted: one random permutation of each conv layer's input "
+    "channels, as the original code), log axis. Look at: whether shuffling the channels "
     "of the trained net undoes what training did to D_k and R_k in the deeper layers (the "
     "pooling across channels is broken). A figure, not a claim.",
 )
@@ -89,10 +92,14 @@ def draw_figures(run_dir: Path, tables: dict[str, Any]) -> list[str]:
                 if variant in t:
                     ax.plot(a, t[variant][q], marker="o", ms=3, label=variant, **style)
             expo = PREDICTIONS.get((name, q))
-            if expo is not None and np.isfinite(a).any():
-                ref = np.asarray(t["trained"][q])
-                anchor = np.nanmedian(ref * a ** (-expo))
-                ax.plot(a, anchor * a**expo, "k--", lw=1, label=f"∝ A^{expo:g}")
+            k = int(t.get("fit_layers") or len(a))
+            if expo is not None and np.isfinite(a[:k]).any():
+                ref = np.asarray(t["trained"][q])[:k]
+                with np.errstate(all="ignore"):
+                    anchor = np.nanmedian(ref * a[:k] ** (-expo))
+                ax.plot(a[:k], anchor * a[:k] ** expo, "k--", lw=1, label=f"∝ A^{expo:g}")
+            if k < len(a) and np.isfinite(a[k - 1]):
+                ax.axvline(a[k - 1], color="0.7", lw=0.8)
             ax.set(
                 xscale="log", yscale="log", xlabel="A_k", ylabel=f"{q}_k", title=f"{name}: {q}_k"
             )
@@ -171,6 +178,8 @@ def draw_figures(run_dir: Path, tables: dict[str, Any]) -> list[str]:
                 t = tables[name]
                 ax.scatter(t["trained"]["output"][q], t["test_error"], label=name[4:])
             ax.set(xscale="log", xlabel=f"{q}_f (output)", ylabel="test error")
+            # issue 26: the minor labels of a narrow log axis overlapped; tilt and shrink them
+            ax.tick_params(axis="x", which="both", labelsize=8, labelrotation=30)
         axes[0].legend(fontsize=8)
         f.suptitle("Test error vs sensitivities across architectures on task 1 (paper B Fig. C1)")
         f.tight_layout()

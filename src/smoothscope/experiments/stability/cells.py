@@ -2,7 +2,9 @@
 
 :func:`train_cell` trains one architecture of the zoo on the images found offline
 (:func:`smoothscope.data.real.load_images`, optionally with fixed Gaussian noise per image) with
-Adam on the cross-entropy (:func:`smoothscope.train.fit`); :func:`analyse_cell` measures D_k,
+the recipe of paper B §2 (:func:`.training.train_recipe`: SGD with momentum, weight decay, a
+cosine schedule, crops and flips; Adam for the fully connected nets); :func:`analyse_cell`
+measures D_k,
 G_k and R_k (eq. 1) of one variant of it (:data:`.config.VARIANTS`) and its filter spectra (eq. 3,
 B.1). :func:`plan` lays out both stages; the variants of one network share the measurement seed.
 """
@@ -13,7 +15,6 @@ import inspect
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..._errors import SmoothscopeError
 from ..._io import load_state_dict, save_state_dict
@@ -23,8 +24,8 @@ from ...data.real import load_images, resolve_dataset
 from ...models import build
 from ...models.transforms import shuffle_channels
 from ...sweep import Cell, CellContext, derive_seed
-from ...train import fit
 from .config import VARIANTS, StabilityConfig
+from .training import Recipe, train_recipe
 
 __all__ = ["PACKAGE", "analyse_cell", "plan", "train_cell"]
 
@@ -33,7 +34,34 @@ PACKAGE = "smoothscope.experiments.stability"
 seed, so it must not change (an existing run directory would not resume, the bits would differ)."""
 
 
+NORMALIZATION = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+    "fashion-mnist": ((0.5,), (0.5,)),
+}
+"""Per-channel (mean, std) of diffeo-sota ``main.py``'s ``transforms.Normalize``; the other
+datasets (MNIST, the digits) take Fashion-MNIST's (0.5, 0.5)."""
+
+
+def normalization(dataset: str, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[C, 1, 1]`` mean and standard deviation of the peers' normalisation of ``dataset``."""
+    mean, std = NORMALIZATION.get(dataset, ((0.5,), (0.5,)))
+    if len(mean) != channels:
+        mean, std = (mean[0],) * channels, (std[0],) * channels
+    return torch.tensor(mean).view(-1, 1, 1), torch.tensor(std).view(-1, 1, 1)
+
+
+def crop_fill(config: dict[str, Any]) -> torch.Tensor | float:
+    """The value of a black pixel in the network's input space: the peers pad the crops of
+    the raw image with zeros before normalising it."""
+    if not config.get("normalize"):
+        return 0.0
+    mean, std = normalization(config["dataset"], config["in_channels"])
+    return (-mean / std).flatten()
+
+
 def _images(config: dict[str, Any], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images of a split in [0, 1], normalised as the peers' (``normalize``), then with
+    the fixed noise of ``noise`` added."""
     n = config["n_train"] if split == "train" else config["n_test"]
     x, y, _ = load_images(
         config["dataset"],
@@ -44,6 +72,9 @@ def _images(config: dict[str, Any], split: str) -> tuple[torch.Tensor, torch.Ten
         seed=config["data_seed"],
     )
     x = x.float()
+    if config.get("normalize"):
+        mean, std = normalization(config["dataset"], x.shape[1])
+        x = (x - mean) / std
     if config.get("noise"):  # fixed noise per image: the dataset itself is noisy (Fig. C3)
         generator = torch.Generator().manual_seed(derive_seed(config["data_seed"], "noise", split))
         x = x + config["noise"] * torch.randn(x.shape, generator=generator)
@@ -70,32 +101,49 @@ def _error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((model(x).argmax(1) != y).double().mean())
 
 
+def recipe(config: dict[str, Any]) -> Recipe:
+    """The training recipe of a cell's network: the config's for the convolutional nets; for
+    the fully connected ones (with the paper's SGD recipe) Adam at ``fcn_lr``, no scheduler, no
+    weight decay (paper B §2, relativestability experiments.md)."""
+    common = dict(
+        epochs=config["epochs"], batch_size=config["batch_size"], augment=config["augment"]
+    )
+    if config["architecture"] == "fcn" and config["optimizer"] == "sgd":
+        return Recipe("adam", config["fcn_lr"], 0.0, 0.0, "none", **common)
+    return Recipe(
+        config["optimizer"],
+        config["lr"],
+        config["momentum"],
+        config["weight_decay"],
+        config["scheduler"],
+        **common,
+    )
+
+
 def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     """Train one network on ``config["device"]`` (default the CPU); writes ``init.pt`` and
-    ``model.pt`` (best validation loss, on the CPU)."""
+    ``model.pt`` (the best test accuracy, on the CPU)."""
     device = torch.device(config.get("device", "cpu"))
     x_train, y_train, x_test, y_test = (t.to(device) for t in _split(config))
     model = _model(config)
     save_state_dict(ctx.out / "init.pt", model.state_dict())
     model.to(device)
-    result = fit(
+    result = train_recipe(
         model,
         x_train,
         y_train,
         x_test,
         y_test,
-        epochs=config["epochs"],
-        batch_size=config["batch_size"],
-        lr=config["lr"],
-        loss_fn=F.cross_entropy,
+        recipe=recipe(config),
         seed=config["init_seed"],
+        fill=crop_fill(config),
         progress=ctx.progress,
         description=f"train {config['architecture']}",
     )
-    model.load_state_dict(result.state_dict)
-    save_state_dict(ctx.out / "model.pt", result.state_dict)
+    save_state_dict(ctx.out / "model.pt", {k: v.cpu() for k, v in result.state_dict.items()})
     return {
         "test_error": _error(model, x_test, y_test),
+        "train_error": result.train_error,
         "best_epoch": result.best_epoch,
         "init_test_error": _error(_model(config).to(device), x_test, y_test),
     }
@@ -122,7 +170,11 @@ def analyse_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     file = "model.pt" if config["variant"] in ("trained", "shuffled") else "init.pt"
     model.load_state_dict(load_state_dict(ctx.path_of(config["model_cell"]) / file))
     if config["variant"] in ("shuffled", "init-shuffled"):
-        model = shuffle_channels(model, generator=torch.Generator().manual_seed(config["seed"]))
+        model = shuffle_channels(
+            model,
+            generator=torch.Generator().manual_seed(config["seed"]),
+            mode=config.get("shuffle", "shared"),
+        )
     x_test, _ = _images(config["train"], "test")
     inputs = x_test[: config["n_inputs"]]
     result = relative_stability(
@@ -176,7 +228,14 @@ def plan(config: StabilityConfig) -> tuple[list[list[Cell]], dict[tuple[str, int
             "n_test": config.n_test,
             "epochs": config.epochs,
             "batch_size": config.batch_size,
+            "optimizer": config.optimizer,
             "lr": config.lr,
+            "momentum": config.momentum,
+            "weight_decay": config.weight_decay,
+            "scheduler": config.scheduler,
+            "augment": config.augment,
+            "fcn_lr": config.fcn_lr,
+            "normalize": config.normalize,
             **config.cell_device(),
         }
         if eta:
@@ -201,6 +260,7 @@ def plan(config: StabilityConfig) -> tuple[list[list[Cell]], dict[tuple[str, int
                 "diffeos_per_input": config.diffeos_per_input,
                 "cut": config.cut,
                 "temperature": config.temperature,
+                "shuffle": config.shuffle,
                 "seed": derive_seed(config.seed, "stability", arch, s),
             }
             if config.convention != "project":

@@ -3,16 +3,19 @@
 Each claim is decided on the trained networks and, under the same rule, on a control:
 
 * ``fig1.error_vs_{D,G,R}``: Spearman ρ between test error and the output's sensitivity over
-  every trained network (architectures × seeds), 95 % Fisher-z interval; control: the same
-  correlation with the sensitivities of the networks at initialisation (the paper: the
-  correlation "is not seen at initialization").
+  the architectures, each architecture's seeds averaged (the paper's points; the error's mean
+  and the sensitivity's geometric mean), 95 % interval from a bootstrap over architectures and
+  their seeds (``correlation="networks"``: the former rule, every network a point with a
+  Fisher-z interval); control: the same correlation with the sensitivities of the networks at
+  initialisation (the paper: the correlation "is not seen at initialization").
 * ``fig3.R_decreases_with_depth``: control: the untrained networks.
 * ``fig3.shuffling_raises_R``: control: shuffling the channels of the untrained networks.
 * ``training_{D,G}`` and ``fig4.vgg_filters_low_frequency`` compare trained with initial
   networks; control: one initialisation against another initialisation of the same
   architecture (no training at all).
 
-Medians over networks get a 95 % bootstrap interval over networks. A dead (NaN) layer or
+Medians over networks get a 95 % bootstrap interval over networks. Every claim names the
+ledger fields its verdict depends on (``depends_on``). A dead (NaN) layer or
 network is counted, never dropped: it makes its claim not reproduced, the reason in the rule.
 :func:`error_correlation_vs_noise` gives the Fig. 1 correlation at every input-noise level (a
 measurement for Fig. 1 right / C3, not a claim: the claims use the smallest level).
@@ -25,11 +28,24 @@ from typing import Any
 
 import numpy as np
 
-from ...results import Claim, verdict_above, verdict_below
+from ...results import Claim, power_note, verdict_above, verdict_below
 from ...stats import hierarchical_bootstrap
-from .._paper_b import claim_with_control, spearman_interval
+from .._paper_b import claim_with_control, spearman_interval, spearman_over_groups
 
-__all__ = ["error_correlation_vs_noise", "stability_claims"]
+__all__ = ["TRAINING_FIELDS", "error_correlation_vs_noise", "stability_claims"]
+
+TRAINING_FIELDS = (
+    "dataset", "width", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay",
+    "scheduler", "augment", "normalize", "fcn_lr", "n_train",
+)  # fmt: skip
+"""The ledger fields of the training recipe and data: every trained-network claim reads them."""
+LEVER = (
+    "; the trained quantity itself moves with training: where epochs (or n_train) deviate "
+    "from the paper's, training length is the lever, not the replicate count (issue 24)"
+)
+"""Appended to the power note of an undecided claim on trained networks."""
+MEASURE_FIELDS = ("cut", "temperature", "convention", "interpolation")
+"""The ledger fields of the diffeomorphisms and the noise."""
 
 
 def _log_ratio(a: float, b: float) -> float:
@@ -79,8 +95,13 @@ def _median_claim(
     level: str = "trained networks",
     no_control: str | None = None,
     extra_dead: int = 0,
+    depends_on: tuple[str, ...] = (),
 ) -> Claim:
     est, dead = _median(values, n_boot, seed)
+    replicates = {level: max(1, len(values))}
+    power = None
+    if all(math.isfinite(v) for v in est):
+        power = power_note(est[0], (est[1], est[2]), 0.0, replicates) + LEVER
     ctrl = None
     ctrl_dead = 0
     if control is not None and control[2]:
@@ -96,7 +117,8 @@ def _median_claim(
         estimate=est,
         rule=_rule(above),
         rule_text=rule_text + f"; reproduced if {'above' if above else 'below'} 0",
-        replicates={level: max(1, len(values))},
+        replicates=replicates,
+        power=power,
         threshold=0.0,
         control=ctrl,
         no_control=no_control,
@@ -104,6 +126,7 @@ def _median_claim(
         dead_total=len(values),
         dead_what="network values",
         control_dead=ctrl_dead,
+        depends_on=depends_on,
     )
 
 
@@ -118,19 +141,60 @@ def _shuffle_gap(net: dict[str, Any], shuffled: str, original: str) -> tuple[flo
     return (float(np.median(live)) if live else math.nan), dead
 
 
-def stability_claims(nets: list[dict[str, Any]], *, n_boot: int, seed: int) -> list[Claim]:
+def _fig1_estimate(
+    nets: list[dict[str, Any]], variant: str, quantity: str, how: str, n_boot: int, seed: int
+) -> tuple[tuple[float, float, float], int]:
+    """Spearman ρ of test error and log q_f of ``variant`` (architectures or networks) and the
+    dead count."""
+    q = np.array([n[variant]["rows"][-1][quantity] for n in nets], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        logq = np.where(q > 0, np.log(q), np.nan)
+    dead = int((~np.isfinite(logq)).sum())
+    errors = np.array([n["test_error"] for n in nets], dtype=np.float64)
+    if how == "networks":
+        return spearman_interval(errors, logq), dead
+    arch = [n["architecture"] for n in nets]
+    groups = list(dict.fromkeys(arch))
+    x = [errors[[a == g for a in arch]] for g in groups]
+    y = [logq[[a == g for a in arch]] for g in groups]
+    return spearman_over_groups(x, y, n_boot=n_boot, seed=seed), dead
+
+
+def stability_claims(
+    nets: list[dict[str, Any]], *, n_boot: int, seed: int, correlation: str = "architectures"
+) -> list[Claim]:
     """All claims of the experiment from the per-network summaries."""
     claims: list[Claim] = []
-    errors = np.array([n["test_error"] for n in nets], dtype=np.float64)
     n_arch = len({n["architecture"] for n in nets})
-    for quantity, above, text in (
-        ("R", True, "positively"),
-        ("D", True, "positively"),
-        ("G", False, "negatively"),
+    over = (
+        "the architectures (each one's seeds averaged: mean test error, geometric mean of "
+        f"{{q}}_f), 95 % percentile bootstrap over architectures and their seeds ({n_boot} "
+        "resamples)"
+        if correlation == "architectures"
+        else "every trained network (architectures × seeds), 95 % Fisher-z interval "
+        "(Bonett–Wright s.e.)"
+    )
+    reps = (
+        {"architectures": n_arch, "trained networks": len(nets)}
+        if correlation == "architectures"
+        else {"trained networks": len(nets), "architectures": n_arch}
+    )
+    fig1_fields = (*TRAINING_FIELDS, *MEASURE_FIELDS, "architectures", "correlation")
+    for i, (quantity, above, text) in enumerate(
+        (("R", True, "positively"), ("D", True, "positively"), ("G", False, "negatively"))
     ):
-        trained = np.array([n["trained"]["rows"][-1][quantity] for n in nets], dtype=np.float64)
-        init = np.array([n["init"]["rows"][-1][quantity] for n in nets], dtype=np.float64)
-        dead = int((~np.isfinite(trained)).sum())
+        trained, dead = _fig1_estimate(
+            nets, "trained", quantity, correlation, n_boot, seed + 20 + i
+        )
+        init, init_dead = _fig1_estimate(nets, "init", quantity, correlation, n_boot, seed + 30 + i)
+        power = None
+        if all(math.isfinite(v) for v in trained):
+            power = power_note(trained[0], trained[1:], 0.0, reps) + LEVER
+        elif math.isfinite(trained[0]):
+            power = (
+                f"{n_arch} architectures: fewer than 5 cannot give a 95 % interval (a perfect "
+                "rank order of 4 has permutation p = 0.083); more architectures decide it"
+            )
         claims.append(
             claim_with_control(
                 cid=f"B.fig1.error_vs_{quantity}",
@@ -138,23 +202,25 @@ def stability_claims(nets: list[dict[str, Any]], *, n_boot: int, seed: int) -> l
                 statement=f"Across trained networks the test error is {text} correlated with "
                 f"{quantity}_f of the output",
                 paper_value=None,
-                estimate=spearman_interval(errors, trained),
+                estimate=trained,
                 rule=_rule(above),
-                rule_text=f"Spearman ρ of test error and {quantity}_f over every trained network "
-                "(architectures × seeds), 95 % Fisher-z interval (Bonett–Wright s.e.); "
-                f"reproduced if {'above' if above else 'below'} 0",
-                replicates={"trained networks": len(nets), "architectures": n_arch},
+                rule_text=f"Spearman ρ of test error and {quantity}_f over "
+                + over.format(q=quantity)
+                + f"; reproduced if {'above' if above else 'below'} 0",
+                replicates=reps,
                 threshold=0.0,
                 control=(
                     "init",
                     f"test error of the trained nets against {quantity}_f of the same nets at "
                     "initialisation (the paper: not seen at initialisation)",
-                    spearman_interval(errors, init),
+                    init,
                 ),
                 dead=dead,
                 dead_total=len(nets),
                 dead_what="network outputs",
-                control_dead=int((~np.isfinite(init)).sum()),
+                control_dead=init_dead,
+                depends_on=fig1_fields,
+                power=power,
             )
         )
 
@@ -173,6 +239,7 @@ def stability_claims(nets: list[dict[str, Any]], *, n_boot: int, seed: int) -> l
             "median over networks of log(R_K / R_1), 95 % bootstrap over networks",
             n_boot,
             seed + 1,
+            depends_on=(*TRAINING_FIELDS, *MEASURE_FIELDS, "architectures"),
         )
     )
     conv_nets = [n for n in nets if "shuffled" in n]
@@ -191,6 +258,7 @@ def stability_claims(nets: list[dict[str, Any]], *, n_boot: int, seed: int) -> l
             n_boot,
             seed + 3,
             extra_dead=sum(d for _, d in gaps),
+            depends_on=(*TRAINING_FIELDS, *MEASURE_FIELDS, "architectures", "shuffle"),
         )
     )
     pairs = _init_pairs(nets)
@@ -219,6 +287,7 @@ def stability_claims(nets: list[dict[str, Any]], *, n_boot: int, seed: int) -> l
                 "over networks",
                 n_boot,
                 seed + 5 + 2 * i,
+                depends_on=(*TRAINING_FIELDS, *MEASURE_FIELDS, "architectures"),
             )
         )
     vgg = [n for n in nets if n["architecture"].startswith("vgg11")]
@@ -247,6 +316,7 @@ def stability_claims(nets: list[dict[str, Any]], *, n_boot: int, seed: int) -> l
                 n_boot,
                 seed + 9,
                 level="network layers",
+                depends_on=TRAINING_FIELDS,
             )
         )
     return claims

@@ -37,7 +37,9 @@ FILTER_SPECTRA = Figure(
 ERROR_VS_SENSITIVITY = Figure(
     "error_vs_sensitivity.png",
     "Paper B Fig. 1 / C1: test error against D_f, G_f and R_f of the output across "
-    "architectures, log axes. Look at: the sign of the trend in each panel (the claims "
+    "architectures, log axes: each network a small dot, each architecture's mean (seeds "
+    "averaged, the points of the paper and of the claims) a large marker; the dashed line is "
+    "the chance level. Look at: the sign of the trend of the large markers (the claims "
     "B.fig1.error_vs_*); these networks are trained on the images found offline "
     "(Fashion-MNIST or digits unless CIFAR-10 is given), not necessarily CIFAR10.",
     claims=("B.fig1.*",),
@@ -62,7 +64,9 @@ FIGURES: tuple[Figure, ...] = (
 """Every figure a run may draw, in the report's order."""
 
 
-def draw_figures(run_dir: Path, nets: list[dict[str, Any]]) -> list[str]:
+def draw_figures(
+    run_dir: Path, nets: list[dict[str, Any]], chance: float | None = None
+) -> list[str]:
     """Figs. 3, C2, 4 and 1 / C1 of the networks trained on the clean (least noisy) images."""
     import matplotlib
 
@@ -145,9 +149,20 @@ def draw_figures(run_dir: Path, nets: list[dict[str, Any]]) -> list[str]:
                 n["trained"]["rows"][-1][key],
                 n["test_error"],
                 color=arch_color[n["architecture"]],
-                label=n["architecture"],
+                s=10,
+                alpha=0.6,
             )
+        for arch, color in arch_color.items():
+            group = [n for n in nets if n["architecture"] == arch]
+            with np.errstate(all="ignore"):
+                q = np.exp(np.mean(np.log([n["trained"]["rows"][-1][key] for n in group])))
+            error = float(np.mean([n["test_error"] for n in group]))
+            ax.scatter(q, error, color=color, s=70, edgecolor="k", label=arch)
+        if chance is not None:
+            ax.axhline(chance, color="0.5", ls="--", lw=0.8)
         ax.set(xscale="log", xlabel=f"{key}_f (output)", ylabel="test error")
+        # issue 26: the minor labels of a narrow log axis overlapped; tilt and shrink them
+        ax.tick_params(axis="x", which="both", labelsize=8, labelrotation=30)
     handles, labels = axes[0].get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
     axes[0].legend(unique.values(), unique.keys(), fontsize=8)
