@@ -201,6 +201,11 @@ def test_discounting_factor_is_one_without_coincidence_and_drops_with_it():
     aligned = P.discounting_factor(wide, rough, aligned=True)
     assert 0.0 < aligned < gamma < 1.0
     assert math.isnan(P.discounting_factor(conv, torch.ones(1, 10, 2, 1, 1)))
+    # streamed in node and frame chunks: the same sums as in one piece
+    for flag in (False, True):
+        whole = P.discounting_sums(wide, rough, aligned=flag, chunk_size=10**6, frame_chunk=10**6)
+        parts = P.discounting_sums(wide, rough, aligned=flag, chunk_size=7, frame_chunk=4)
+        np.testing.assert_allclose(parts, whole, rtol=1e-12)
 
 
 def test_errors(small_chain):

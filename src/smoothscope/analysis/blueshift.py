@@ -1,10 +1,12 @@
-"""Blueshift (paper C): one namespace for :mod:`.chebyshev`, :mod:`.paths` and :mod:`.spectra`.
+"""Blueshift (paper C): one namespace for :mod:`.chebyshev`, :mod:`.paths`, :mod:`.spectra` and
+:mod:`.spectral_shape`.
 
 Paper C ("Ringing ReLUs: harmonic distortion analysis of nonlinear feedforward networks",
 ICLR 2021) walks along straight lines in weight space (:mod:`.paths`, eq. 1), looks at the
 Fourier spectra of the recorded paths and their fractal coefficient ``h`` (:mod:`.spectra`,
-eq. 3), and explains the blueshift by the Chebyshev coefficients of the activations
-(:mod:`.chebyshev`, §3.3). This module re-exports the three so that
+eq. 3) and what the paper reads off their average (:mod:`.spectral_shape`: h, mean frequency,
+high-band share, the branch correlation of Fig. 6), and explains the blueshift by the Chebyshev
+coefficients of the activations (:mod:`.chebyshev`, §3.3). This module re-exports them so that
 ``from smoothscope.analysis import blueshift as B`` reaches all of them.
 """
 
@@ -31,6 +33,11 @@ from .spectra import estimate_h as estimate_h
 from .spectra import fit_power_law as fit_power_law
 from .spectra import median_h_path as median_h_path
 from .spectra import path_spectrum as path_spectrum
+from .spectral_shape import band_correlation as band_correlation
+from .spectral_shape import band_share as band_share
+from .spectral_shape import direction_spectra as direction_spectra
+from .spectral_shape import mean_frequency as mean_frequency
+from .spectral_shape import spectrum_h as spectrum_h
 
 __all__ = [
     "ACTIVATIONS",
@@ -45,13 +52,18 @@ __all__ = [
     "PathRecording",
     "PathSpectrum",
     "PowerLaw",
+    "band_correlation",
+    "band_share",
     "chebyshev_coefficients",
     "coefficient_decay",
+    "direction_spectra",
     "estimate_h",
     "fit_power_law",
     "freeze_batchnorm_stats",
     "get_activation",
+    "mean_frequency",
     "median_h_path",
     "path_spectrum",
+    "spectrum_h",
     "weight_path",
 ]

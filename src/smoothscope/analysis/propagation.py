@@ -230,31 +230,49 @@ def weight_peak_correlation(module: nn.Conv2d, smp_in: Any) -> float:
 
 @torch.no_grad()
 def discounting_sums(
-    module: nn.Module, series: Any, *, factor: float = PEAK_FACTOR, aligned: bool = False
+    module: nn.Module,
+    series: Any,
+    *,
+    factor: float = PEAK_FACTOR,
+    aligned: bool = False,
+    chunk_size: int = 1 << 13,
+    frame_chunk: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-video numerator and denominator of :func:`discounting_factor`: ``[V]`` each."""
+    """Per-video numerator and denominator of :func:`discounting_factor`: ``[V]`` each.
+
+    Streamed: one video at a time, the peaks of ``chunk_size`` node series at a time (the peak
+    rule needs a whole series), the layer applied to ``frame_chunk`` frames at a time, so that
+    besides the series themselves only one float64 copy of one video's peaks is held.
+    """
     x = torch.as_tensor(series, dtype=torch.float64)
     if x.dim() < 3 or x.shape[1] < 3:
         raise SmoothscopeError(f"series: expected [V, T >= 3, C, ...], got {tuple(x.shape)}")
     if not bool(torch.isfinite(x).all()):
         raise SmoothscopeError("series: expected finite values")
-    d2 = second_difference(x, dim=1)
-    peaks = d2 * peak_mask(d2, dim=1, factor=factor)
-    if aligned:
-        peaks = torch.cat([peaks.sum(1, keepdim=True), torch.zeros_like(peaks[:, 1:])], 1)
-    flat = peaks.flatten(0, 1)
     signed = copy.deepcopy(module).to(torch.float64)
     if getattr(signed, "bias", None) is not None:
         signed.bias.zero_()
-    try:
-        num = signed(flat).abs()
-    except RuntimeError as exc:
-        raise SmoothscopeError(
-            f"series: shape {tuple(x.shape)} does not fit layer {module}: {exc}".splitlines()[0]
-        ) from exc
-    den = linear_smp_prediction(module, flat.abs())
-    per_video = (x.shape[0], -1)
-    return num.reshape(per_video).sum(1).numpy(), den.reshape(per_video).sum(1).numpy()
+    n_frames = x.shape[1] - 2
+    nums, dens = np.zeros(x.shape[0]), np.zeros(x.shape[0])
+    for v in range(x.shape[0]):
+        nodes = x[v].reshape(x.shape[1], -1)
+        peaks = torch.empty(n_frames, nodes.shape[1], dtype=torch.float64)
+        for start in range(0, nodes.shape[1], chunk_size):
+            d2 = second_difference(nodes[:, start : start + chunk_size], dim=0)
+            peaks[:, start : start + chunk_size] = d2 * peak_mask(d2, dim=0, factor=factor)
+        if aligned:
+            peaks[0] = peaks.sum(0)
+            peaks[1:] = 0.0
+        peaks = peaks.reshape(n_frames, *x.shape[2:])
+        for f in range(0, n_frames, frame_chunk):
+            chunk = peaks[f : f + frame_chunk]
+            try:
+                nums[v] += float(signed(chunk).abs().sum())
+            except RuntimeError as exc:
+                message = f"series: shape {tuple(x.shape)} does not fit layer {module}: {exc}"
+                raise SmoothscopeError(message.splitlines()[0]) from exc
+            dens[v] += float(linear_smp_prediction(module, chunk.abs()).sum())
+    return nums, dens
 
 
 def discounting_factor(

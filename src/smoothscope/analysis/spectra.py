@@ -131,13 +131,24 @@ def _spectra(p: torch.Tensor, detrend: str, weighting: str) -> tuple[torch.Tenso
     constant if ``rms(p - mean p) ≤ ROUNDING · max|p|``, linear if its deviation from the chord
     ``rms(p - chord) ≤ ROUNDING · max|p|`` (and not constant).
     """
-    n = p.shape[0]
-    scale = p.abs().amax(dim=0)
-    tol = ROUNDING * scale
+    chordless, constant, linear = _masks(p)
+    k, spec = _power(p, chordless, detrend, weighting)
+    return k, spec, constant, linear
+
+
+def _masks(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``[N, P]`` paths without their chord, and the constant and linear masks ``[P]``."""
+    tol = ROUNDING * p.abs().amax(dim=0)
     constant = (p - p.mean(dim=0, keepdim=True)).pow(2).mean(dim=0).sqrt() <= tol
-    s = torch.linspace(0.0, 1.0, n, dtype=torch.float64)[:, None]
+    s = torch.linspace(0.0, 1.0, p.shape[0], dtype=torch.float64)[:, None]
     chordless = p - p[:1] - s * (p[-1:] - p[:1])
     linear = (chordless.pow(2).mean(dim=0).sqrt() <= tol) & ~constant
+    return chordless, constant, linear
+
+
+def _power(p: torch.Tensor, chordless: torch.Tensor, detrend: str, weighting: str):
+    """Frequencies ``[K]`` and one-sided spectra ``[K, P]`` of ``[N, P]`` paths under
+    ``detrend`` (``chordless``: the paths minus their chord, from :func:`_masks`)."""
     if detrend in ("endpoints", "taper"):
         p = chordless[:-1]  # the chord's endpoints, now 0 = p(0) = p(1): one period of M = N - 1
         if detrend == "taper":
@@ -155,7 +166,7 @@ def _spectra(p: torch.Tensor, detrend: str, weighting: str) -> tuple[torch.Tenso
     spec = power[1 : kmax + 1] * one_sided[:, None]
     if weighting == "derivative":
         spec = spec * (k**2)[:, None]
-    return k, spec, constant, linear
+    return k, spec
 
 
 def path_spectrum(

@@ -1,30 +1,36 @@
 """Cells of the ``blueshift`` experiment (paper C): the independent units of work and the plan.
 
-:func:`path_cell` walks the weight-space paths of one configuration over its initialisations
-and fits ``h`` per direction (both conventions); :func:`training_path_cell` walks a Toy-CNN's
-paths at checkpoints during training (Fig. 11); :func:`train_cell` measures a ResNet's ``h`` at
+:func:`path_cell` walks the weight-space paths of one configuration over its initialisations:
+for every recorded layer it keeps the per-direction averaged raw spectra of the paper's
+convention (the judged layers) and the per-direction taper ``h`` (an extension), and the mean
+spectra of every layer for the figures; for residual networks it correlates each block's two
+summands per frequency (Fig. 6). :func:`training_path_cell` walks a Toy-CNN's paths at
+checkpoints during training (Fig. 11); :func:`train_cell` measures a ResNet's ``h`` at
 initialisation and then trains it (Fig. 9). :func:`plan` lists every cell of a config by
-configuration name; :func:`h_table` reads a cell summary back as ``[inits, directions]``.
+configuration name; :func:`h_table` and :func:`spectrum_table` read a cell summary back.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import json
+import math
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..._errors import SmoothscopeError
 from ..._io import save_npz
 from ...analysis import paths as P
-from ...analysis import spectra as S
+from ...analysis import spectral_shape as Q
+from ...analysis.spectral_shape import band_correlation as band_correlation
 from ...data.real import load_images
 from ...models import build
 from ...models.init import delta_orthogonal_
 from ...sweep import Cell, CellContext, derive_seed
-from .config import ACTIVATIONS, BAND_WIDTH, HIGH_BAND, LINEAR, SWEEP_KWARGS, BlueshiftConfig
+from .config import ACTIVATIONS, BAND_WIDTH, LINEAR, SWEEP_KWARGS, BlueshiftConfig
 
 __all__ = [
     "PACKAGE",
@@ -33,6 +39,8 @@ __all__ = [
     "h_table",
     "path_cell",
     "plan",
+    "radius_cell",
+    "spectrum_table",
     "train_cell",
     "training_path_cell",
 ]
@@ -48,13 +56,36 @@ def fig12_cell(activation: str, radius: float) -> str:
     return f"toy-{activation}-delta-r{radius:g}"
 
 
+def radius_cell(activation: str, radius: float) -> str:
+    """The configuration of the radius sweep: Fig. 3's Toy-CNN walked at another radius."""
+    return f"toy-{activation}-r{radius:g}"
+
+
 def h_table(summary: dict[str, Any], layer: str, key: str = "h") -> np.ndarray:
-    """``[inits, directions]`` of one per-direction quantity (NaN where nothing was fitted)."""
+    """``[inits, directions]`` of one per-direction number (NaN where nothing was fitted)."""
     rows = summary["layers"][layer][key]
     return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
 
 
+def spectrum_table(summary: dict[str, Any], layer: str) -> np.ndarray:
+    """``[inits, directions, K]`` per-direction averaged raw spectra (paper convention) of a
+    judged layer (NaN rows: every path of the direction constant)."""
+    rows = summary["layers"][layer]["spectrum"]
+    return np.array(
+        [[[np.nan if v is None else v for v in spec] for spec in row] for row in rows], float
+    )
+
+
 def _inputs(spec: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images and labels a cell walks on (a fresh copy of this process's cached load: a
+    worker that runs many cells decompresses the dataset once)."""
+    x, y = _load(json.dumps(spec, sort_keys=True))
+    return x.clone(), y.clone()
+
+
+@functools.lru_cache(maxsize=8)
+def _load(spec_json: str) -> tuple[torch.Tensor, torch.Tensor]:
+    spec = json.loads(spec_json)
     x, y, _ = load_images(
         spec["dataset"],
         split=spec.get("split", "test"),
@@ -70,96 +101,92 @@ def _inputs(spec: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
 def _record(model: torch.nn.Module, what: str) -> list[str]:
     if what == "units":
         return list(model.unit_outputs())
+    if what == "last unit":
+        return [model.unit_outputs()[-2]]
     if what == "branches":
         return list(model.residual_branches()) + list(model.shortcut_branches())
     return [P.OUTPUT]
 
 
-def _per_direction(values: torch.Tensor) -> dict[str, list]:
-    """``h`` (both conventions), kind and high-band share of each direction of ``[N, D, ...]``."""
-    out: dict[str, list] = {"h": [], "h_paper": [], "kind": [], "high": []}
+def _chunk(points: int) -> int:
+    """Path points per forward pass: the fewest equal chunks of at most 64."""
+    return math.ceil(points / math.ceil(points / 64))
+
+
+def _nan_list(a: torch.Tensor) -> list:
+    return [None if not math.isfinite(v) else v for v in a.tolist()]
+
+
+def _layer_rows(values: torch.Tensor) -> tuple[dict[str, list], torch.Tensor, torch.Tensor]:
+    """Per direction of ``[N, D, ...]``: the taper h and what kind of fit it is; and the
+    per-direction raw (paper) and taper spectra ``[D, K]``."""
+    both = Q.both_direction_spectra(values)
+    (raw, n_raw), (taper, n_taper) = both["none"], both["taper"]
+    h = Q.spectrum_h(taper, estimator="taper")
+    kinds = []
     for d in range(values.shape[1]):
-        one = values[:, d]
-        taper = S.estimate_h(one)
-        paper = S.estimate_h(one, estimator="paper")
-        out["h"].append(taper.h)
-        out["h_paper"].append(paper.h)
-        out["kind"].append(taper.kind)
-        if taper.spectrum is None:
-            out["high"].append(float("nan"))
+        if int(n_taper[d]) == 0:
+            kinds.append("constant" if int(n_raw[d]) == 0 else "linear")
         else:
-            power = taper.spectrum.power
-            out["high"].append(float(power[power.numel() // HIGH_BAND :].sum() / power.sum()))
+            kinds.append("fitted" if math.isfinite(float(h[d])) else "below-rounding")
+    return {"h": _nan_list(h), "kind": kinds}, raw, taper
+
+
+def _mean(rows: list[torch.Tensor]) -> np.ndarray:
+    """Mean spectrum over every initialisation × direction (NaN rows left out; all NaN: NaN)."""
+    stacked = torch.cat(rows).numpy()
+    finite = np.isfinite(stacked).all(axis=1)
+    if not finite.any():
+        return np.full(stacked.shape[1], np.nan)
+    return stacked[finite].mean(axis=0)
+
+
+def _band_drops(
+    rec: P.PathRecording, model: torch.nn.Module, fraction: float, seed: int
+) -> dict[str, tuple[float, np.ndarray]]:
+    """Fig. 6 for the one direction of ``rec``: per convention, the mean |ρ| of the low band
+    (k ≤ K/8) minus the high band (k > K/4) over every block with both summands, and the mean
+    curve ``[K]``; each block's pairs are a fixed random ``fraction`` of its neurons (§4.4)."""
+    residual, shortcut = model.residual_branches(), model.shortcut_branches()
+    pairs = list(zip(residual[-len(shortcut) :], shortcut, strict=True))
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    sampled = []
+    for r, s_ in pairs:
+        a = rec.layer(r)[:, 0].reshape(rec.n_points, -1)
+        b = rec.layer(s_)[:, 0].reshape(rec.n_points, -1)
+        keep = torch.randperm(a.shape[1], generator=g)[: max(1, round(fraction * a.shape[1]))]
+        sampled.append((a[:, keep], b[:, keep]))
+    for detrend in ("none", "taper"):
+        curve = torch.stack(
+            [band_correlation(a, b, width=BAND_WIDTH, detrend=detrend) for a, b in sampled]
+        ).nanmean(dim=0)
+        n_k = curve.numel()
+        drop = float(curve[: n_k // 8].nanmean() - curve[n_k // 4 :].nanmean())
+        out[detrend] = (drop, curve.numpy())
     return out
 
 
-def band_correlation(a: torch.Tensor, b: torch.Tensor, *, width: float = BAND_WIDTH) -> np.ndarray:
-    """Per-frequency correlation of two sets of paths through Gaussian filters (§4.3, Fig. 6).
-
-    ``a``, ``b``: ``[N, P]`` paired paths (a block's residual and shortcut summands, per neuron).
-    Both are first made boundary-free as for the taper estimator (chord through the end points
-    removed, ``× sin^{2q}(πt)``, :data:`~smoothscope.analysis.spectra.TAPER_ORDER`), so that
-    the jump where the periodic copies meet does not correlate every band. For every centre
-    ``c = 1 … K`` the paths are band-passed with the Gaussian frequency filter
-    ``g_k = exp(−(k − c)² / (2 width²))`` (DC excluded) and correlated:
-    ``ρ_p(c) = Σ_k g_k² Re(a_kp b̄_kp) / √(Σ_k g_k² |a_kp|² · Σ_k g_k² |b_kp|²)`` (the Pearson
-    correlation of the two filtered paths). Returns ``mean_p |ρ_p(c)|``, ``[K]``; pairs where
-    either path is flat in a band are left out there.
-    """
-
-    def taper(p: torch.Tensor) -> torch.Tensor:
-        n = p.shape[0]
-        s_ = torch.linspace(0.0, 1.0, n, dtype=torch.float64)[:, None]
-        p = (p - p[:1] - s_ * (p[-1:] - p[:1]))[:-1]
-        j = torch.arange(n - 1, dtype=torch.float64)
-        return p * (torch.sin(torch.pi * j / (n - 1)) ** (2 * S.TAPER_ORDER))[:, None]
-
-    za = torch.fft.rfft(taper(a.to(torch.float64)), dim=0)[1:]
-    zb = torch.fft.rfft(taper(b.to(torch.float64)), dim=0)[1:]
-    n_k = za.shape[0]
-    k = torch.arange(1, n_k + 1, dtype=torch.float64)
-    g2 = torch.exp(-((k[None, :] - k[:, None]) ** 2) / width**2)  # [centres, K]: g_k²
-    cross = g2 @ (za * zb.conj()).real
-    den = torch.sqrt((g2 @ za.abs() ** 2) * (g2 @ zb.abs() ** 2))
-    ok = den > 1e-300
-    rho = torch.where(ok, cross.abs() / den.clamp_min(1e-300), torch.nan)
-    return torch.nanmean(rho, dim=1).numpy()
-
-
-def _band_drop(rec: P.PathRecording, model: torch.nn.Module) -> tuple[list[float], np.ndarray]:
-    """Per direction: mean |ρ| of the low band (k ≤ K/8) minus the high band (k > K/4), over
-    every block with both summands; and the mean curve ``[K]`` over directions and blocks."""
-    residual, shortcut = model.residual_branches(), model.shortcut_branches()
-    pairs = list(zip(residual[-len(shortcut) :], shortcut, strict=True))
-    drops, curves = [], []
-    for d in range(rec.n_directions):
-        curve = np.nanmean(
-            [
-                band_correlation(
-                    rec.layer(r)[:, d].reshape(rec.n_points, -1),
-                    rec.layer(s_)[:, d].reshape(rec.n_points, -1),
-                )
-                for r, s_ in pairs
-            ],
-            axis=0,
-        )
-        n_k = curve.size
-        drops.append(float(np.nanmean(curve[: n_k // 8]) - np.nanmean(curve[n_k // 4 :])))
-        curves.append(curve)
-    return drops, np.mean(curves, axis=0)
-
-
 def path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
-    """Paths of one configuration over its initialisations: per-direction h of every recorded
-    layer (and the loss), mean spectra (``spectra.npz``)."""
+    """Paths of one configuration over its initialisations.
+
+    Summary: ``layers[layer]`` holds per initialisation × direction the taper ``h`` and its
+    kind, and for the judged layers the averaged raw spectrum (``spectrum``, paper convention);
+    ``layers[layer]["h_paper"]`` and ``["mean_frequency"]`` read the mean raw spectrum of the
+    whole cell. For residual networks, ``band_drop`` holds Fig. 6's per-direction drops under
+    both conventions. ``spectra.npz``: every layer's mean raw (``paper_{i}``) and taper
+    (``taper_{i}``) spectrum, the recorded paths of the output and the loss for Figs. 1 and 4.
+    """
     x, y = _inputs(config["inputs"])
+    with_loss = bool(config.get("loss"))
+    branches = config["record"] == "branches"
     layers: dict[str, dict[str, list]] = {}
-    spectra: dict[str, list[np.ndarray]] = {}
-    arrays: dict[str, np.ndarray] = {}
-    losses = []
-    bands: list[list[float]] = []
-    curves: list[np.ndarray] = []
-    record: list[str] = []
+    raw_rows: dict[str, list[torch.Tensor]] = {}
+    taper_rows: dict[str, list[torch.Tensor]] = {}
+    paths: dict[str, list[np.ndarray]] = {}
+    drops: dict[str, list[list[float]]] = {"none": [], "taper": []}
+    curves: dict[str, list[np.ndarray]] = {"none": [], "taper": []}
+    order: list[str] = []
     for i in range(config["inits"]):
         init_seed = derive_seed(config["init_seed"], i)
         model = build(config["model"], seed=init_seed, **config["kwargs"])
@@ -167,53 +194,66 @@ def path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
             delta_orthogonal_(model, generator=torch.Generator().manual_seed(init_seed))
         model = P.freeze_batchnorm_stats(model.double(), x)
         record = _record(model, config["record"])
-        with_loss = bool(config.get("loss"))
-        rec = P.weight_path(
-            model,
-            x,
+        walk = dict(
             direction=config.get("direction", "random"),
             layers_to_perturb=config.get("perturb"),
             alpha=1.0 / config["radius"],
             points=config["points"],
-            n_directions=config["directions"],
             record=record,
             loss_fn=F.cross_entropy if with_loss or config.get("direction") == "gradient" else None,
             targets=y,
-            seed=derive_seed(config["path_seed"], i),
-            chunk_size=32,
+            chunk_size=_chunk(config["points"]),
             dtype=torch.float64,
         )
+        path_seed = derive_seed(config["path_seed"], i)
+        if branches:  # one direction at a time: every branch of every block is recorded
+            rows: dict[str, list[float]] = {"none": [], "taper": []}
+            for d in range(config["directions"]):
+                seed = derive_seed(path_seed, d)
+                rec = P.weight_path(model, x, n_directions=1, seed=seed, **walk)
+                for detrend, (drop, curve) in _band_drops(
+                    rec, model, config["sample"], derive_seed(path_seed, d, "sample")
+                ).items():
+                    rows[detrend].append(drop)
+                    curves[detrend].append(curve)
+            for detrend, row in rows.items():
+                drops[detrend].append(row)
+            continue
+        rec = P.weight_path(model, x, n_directions=config["directions"], seed=path_seed, **walk)
         named = [(layer, rec.layer(layer)) for layer in record]
         if with_loss:
             named.append((P.LOSS, rec.loss))
-            losses.append(rec.loss.numpy())
-        for j, (layer, values) in enumerate(named):
-            rows = _per_direction(values)
-            slot = layers.setdefault(layer, {k: [] for k in rows})
-            for key, row in rows.items():
-                slot[key].append(row)
-            for tag, detrend in (("taper", "taper"), ("paper", "none")):
-                try:
-                    spec = S.path_spectrum(values, detrend=detrend)
-                except SmoothscopeError:  # every path constant or linear
-                    continue
-                spectra.setdefault(f"{tag}_{j}", []).append(spec.power.numpy())
-                arrays[f"k_{tag}"] = spec.k.numpy()
-        if config["record"] == "branches":
-            drops, curve = _band_drop(rec, model)
-            bands.append(drops)
-            curves.append(curve)
-    for key, rows in spectra.items():
-        arrays[key] = np.mean(rows, axis=0)
-    if losses:
-        arrays["loss"] = np.stack(losses, axis=1)  # [N, inits, directions]
-    if curves:
-        arrays["branch_correlation"] = np.mean(curves, axis=0)
+        order = [name for name, _ in named]
+        judged = set(config.get("judged") or order)
+        for layer, values in named:
+            row, raw, taper = _layer_rows(values)
+            slot = layers.setdefault(layer, {"h": [], "kind": []})
+            slot["h"].append(row["h"])
+            slot["kind"].append(row["kind"])
+            if layer in judged:
+                slot.setdefault("spectrum", []).append([_nan_list(s) for s in raw])
+            raw_rows.setdefault(layer, []).append(raw)
+            taper_rows.setdefault(layer, []).append(taper)
+            if layer in (P.OUTPUT, P.LOSS) and config.get("keep_paths"):
+                paths.setdefault(layer, []).append(values.numpy())
+    arrays: dict[str, np.ndarray] = {}
+    for j, layer in enumerate(order):
+        raw, taper = _mean(raw_rows[layer]), _mean(taper_rows[layer])
+        arrays[f"paper_{j}"], arrays[f"taper_{j}"] = raw, taper
+        arrays["k_paper"] = np.arange(1, raw.size + 1, dtype=float)
+        arrays["k_taper"] = np.arange(1, taper.size + 1, dtype=float)
+        whole = torch.from_numpy(raw)
+        layers[layer]["h_paper"] = _nan_list(Q.spectrum_h(whole[None]))[0]
+        layers[layer]["mean_frequency"] = _nan_list(Q.mean_frequency(whole[None]))[0]
+    for layer, stacks in paths.items():  # [N, inits × directions, ...]
+        arrays[f"paths_{layer}"] = np.concatenate(stacks, axis=1)
+    for detrend, rows_ in curves.items():
+        if rows_:
+            arrays[f"branch_correlation_{detrend}"] = np.nanmean(rows_, axis=0)
     save_npz(ctx.out / "spectra.npz", **arrays)
-    order = [*record, P.LOSS] if losses else list(record)
     summary: dict[str, Any] = {"layers": layers, "record": order}
-    if bands:
-        summary["layers"]["band_drop"] = {"h": bands}  # [inits, directions]
+    if branches:
+        summary["band_drop"] = {"paper": drops["none"], "taper": drops["taper"]}
     return summary
 
 
@@ -245,8 +285,9 @@ def training_path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, An
     The network (float32, Adam, lr 10⁻³, batches of 64) is trained on the real training images;
     at every epoch in ``checkpoints`` (0: at initialisation) a float64 copy with BatchNorm
     frozen at the probe images' statistics is walked in ``directions`` random directions at
-    every radius of ``radii``. Returns per checkpoint and radius the per-direction h of every
-    unit; the mean taper spectra go to ``spectra.npz`` (``taper_e{epoch}_r{i}_{unit}``).
+    every radius of ``radii``. Returns per checkpoint and radius every unit's ``h`` of the
+    averaged raw spectrum (``h_paper``) and mean taper ``h``; the mean spectra go to
+    ``spectra.npz`` (``paper_e{epoch}_r{i}_{unit}``, ``taper_…``).
     """
     x, y = _inputs(config["inputs"])
     probe, _ = _inputs(config["probe"])
@@ -254,7 +295,8 @@ def training_path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, An
     model = build(config["model"], seed=config["init_seed"], **config["kwargs"])
     g = torch.Generator().manual_seed(config["init_seed"])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    h: dict[str, dict[str, list]] = {}
+    h: dict[str, dict[str, float | None]] = {}
+    h_paper: dict[str, dict[str, float | None]] = {}
     arrays: dict[str, np.ndarray] = {}
     accuracy: dict[str, float] = {}
     record = list(model.unit_outputs())
@@ -274,23 +316,23 @@ def training_path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, An
                 n_directions=config["directions"],
                 record=record,
                 seed=derive_seed(config["path_seed"], checkpoint, r_i),
-                chunk_size=32,
+                chunk_size=_chunk(config["points"]),
                 dtype=torch.float64,
             )
             key = f"e{checkpoint}_r{r_i}"
-            h[key] = {}
+            h[key], h_paper[key] = {}, {}
             for j, layer in enumerate(record):
-                values = rec.layer(layer)
-                h[key][layer] = _per_direction(values)["h"]
-                try:
-                    spec = S.path_spectrum(values, detrend="taper")
-                except SmoothscopeError:  # every path constant or linear
-                    continue
-                arrays[f"taper_{key}_{j}"] = spec.power.numpy()
-                arrays["k_taper"] = spec.k.numpy()
+                row, raw, taper = _layer_rows(rec.layer(layer))
+                finite = [v for v in row["h"] if v is not None]
+                h[key][layer] = float(np.mean(finite)) if finite else None
+                mean_raw = torch.from_numpy(_mean([raw]))
+                h_paper[key][layer] = _nan_list(Q.spectrum_h(mean_raw[None]))[0]
+                arrays[f"paper_{key}_{j}"] = mean_raw.numpy()
+                arrays[f"taper_{key}_{j}"] = _mean([taper])
     save_npz(ctx.out / "spectra.npz", **arrays)
     return {
         "h": h,
+        "h_paper": h_paper,
         "record": record,
         "checkpoints": sorted(config["checkpoints"]),
         "radii": list(config["radii"]),
@@ -299,7 +341,8 @@ def training_path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, An
 
 
 def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
-    """Fig. 9: a ResNet's h at initialisation, then its training accuracy."""
+    """Fig. 9: a ResNet's h at initialisation (its last layer, the logits: the h of the
+    averaged raw spectrum, and the mean taper h), then its training accuracy."""
     x, y = _inputs(config["inputs"])
     x = x.float()
     model = build(config["model"], seed=config["init_seed"], **config["kwargs"])
@@ -313,10 +356,12 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         n_directions=config["directions"],
         record=[P.OUTPUT],
         seed=config["init_seed"],
-        chunk_size=32,
+        chunk_size=_chunk(config["points"]),
         dtype=torch.float64,
     )
-    rows = _per_direction(rec.output)
+    row, raw, _ = _layer_rows(rec.output)
+    finite = [v for v in row["h"] if v is not None]
+    h_paper = _nan_list(Q.spectrum_h(torch.from_numpy(_mean([raw]))[None]))[0]
     with torch.no_grad():
         untrained = float((probe.float()(x).argmax(1) == y).double().mean())
     g = torch.Generator().manual_seed(config["init_seed"])
@@ -328,8 +373,8 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         "variant": config.get("variant", "noshort"),
         "depth": config["kwargs"]["depth"],
         "alpha": config["kwargs"]["alpha"],
-        "h_init": float(np.nanmean(rows["h"])) if np.isfinite(rows["h"]).any() else None,
-        "h_init_paper": float(np.nanmean(rows["h_paper"])),
+        "h_init": h_paper,
+        "h_init_taper": float(np.mean(finite)) if finite else None,
         "train_accuracy": float(np.mean(accuracies[-25:])),
         "untrained_accuracy": untrained,
     }
@@ -373,10 +418,20 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
         )
 
     units = config.toy_units
+    last = [f"units.unit{units}"]
     for act in (*ACTIVATIONS, LINEAR):  # Fig. 3, the linear network as the control
-        add(f"toy-{act}", "toycnn", {"units": units, "activation": act}, "units")
+        add(f"toy-{act}", "toycnn", {"units": units, "activation": act}, "units", judged=last)
+        for radius in config.radius_sweep:  # the same networks at other radii
+            if radius != config.radius:
+                add(
+                    radius_cell(act, radius),
+                    "toycnn",
+                    {"units": units, "activation": act},
+                    "last unit",
+                    radius=radius,
+                )
     for act in config.extra_activations:  # Fig. 17 (App. F.1)
-        add(f"toy-{act}", "toycnn", {"units": units, "activation": act}, "units")
+        add(f"toy-{act}", "toycnn", {"units": units, "activation": act}, "units", judged=last)
     add(  # App. D.3, Fig. 13
         "toy-relu-gradient",
         "toycnn",
@@ -384,8 +439,9 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
         "units",
         direction="gradient",
         directions=1,
+        judged=last,
     )
-    for depth in config.toy_depths:  # Fig. 5: loss paths; the linear Toy-CNN as the control
+    for depth in config.toy_depths:  # Fig. 5; the linear Toy-CNN as the control
         for variant, kwargs in (
             ("noshort", {"shortcut": False}),
             ("short", {"shortcut": True}),
@@ -393,23 +449,33 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
         ):
             add(f"toy-depth{depth}-{variant}", "toycnn", {"units": depth, **kwargs}, loss=True)
     step = max(1, units // config.walk_layers)  # Fig. 15: one unit's weights at a time
-    for unit in range(1, units + 1, step):
-        add(f"toy-walk{unit}", "toycnn", {"units": units}, perturb=[f"units.unit{unit}"])
+    for unit in list(range(1, units + 1, step))[: config.walk_layers]:
+        for suffix, act in (("", "relu"), ("-linear", LINEAR)):  # the linear twin: control
+            add(
+                f"toy-walk{unit}{suffix}",
+                "toycnn",
+                {"units": units, "activation": act},
+                perturb=[f"units.unit{unit}"],
+                loss=True,
+            )
+    for version in ("v1", "v2"):  # Fig. 7, and the linear ResNet of its depth as the control
+        add(f"resnet-{version}", "resnet-cifar", {"depth": config.v1v2_depth, "version": version})
+    linear = {"depth": config.v1v2_depth, "version": "v2", "alpha": 0.0}
+    add("resnet-linear", "resnet-cifar", linear)
     d = config.resnet_depth
-    for version in ("v1", "v2"):  # Fig. 7
-        add(f"resnet-{version}", "resnet-cifar", {"depth": d, "version": version})
     for a in (1, config.group_average):  # Fig. 8
         add(
             f"noshort-avg{a}",
             "resnet-cifar",
             {"depth": d, "version": "v1", "shortcut": False, "group_average": a},
         )
-    for alpha, nu in ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0)):  # Figs. 1 and 4: loss paths
+    for alpha, nu in ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0)):  # Figs. 1 and 4
         add(
             f"transition-a{alpha:g}-nu{nu:g}",
             "resnet-cifar",
             {"depth": d, "version": "v2", "alpha": alpha, "nu": nu, "nu_branch": "shortcut"},
             loss=True,
+            keep_paths=True,
         )
     for act in (*ACTIVATIONS, LINEAR):  # Fig. 6, the linear ResNet as the control
         add(
@@ -417,6 +483,7 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
             "resnet-cifar",
             {"depth": d, "version": "v2", "activation": act},
             "branches",
+            sample=config.branch_sample,
         )
     for radius in config.delta_radii:  # Fig. 12: delta-orthogonal, no BatchNorm (Xiao et al.)
         for act in ("tanh", LINEAR):
@@ -427,6 +494,7 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
                 "units",
                 init="delta-orthogonal",
                 radius=radius,
+                judged=last,
             )
     train_inputs = {
         **inputs,
@@ -487,4 +555,17 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
             threads=config.threads_per_cell,
         )
         cells[cell.label] = cell
-    return [list(cells.values())], cells
+    # the longest cells first, so that the executor's workers finish together
+    ordered = sorted(cells.values(), key=lambda c: -_cost(c))
+    return [ordered], cells
+
+
+def _cost(cell: Cell) -> float:
+    """A rough relative cost of a cell (for ordering only; no result depends on it)."""
+    c = cell.config
+    if cell.fn.endswith("train_cell") or cell.fn.endswith("training_path_cell"):
+        return 1e9
+    kw = c["kwargs"]
+    size = kw.get("depth", kw.get("units", 1)) * kw.get("group_average", 1) ** 2
+    size *= 3.0 if c["model"] == "resnet-cifar" else 1.0
+    return size * c["inits"] * c["directions"] * c["points"]

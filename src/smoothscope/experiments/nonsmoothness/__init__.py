@@ -11,7 +11,11 @@ smooth input) are computed and drawn as well.
 Every claim's interval is over trained autoencoders, then videos, and every claim carries a
 control through the same rule (Softplus+AvgPool compared with itself, the Softplus+AvgPool
 setup in place of ReLU+MaxPool, inputs with a deliberate kink, softplus and average pooling in
-the toy examples).
+the toy examples), and names the protocol-ledger fields its verdict depends on. The ellipsoid
+videos are sampled at a recorded number of frames per unit of light-path length; the paper's
+shading ``max(vᵀn, 0)`` has a kink where the shadow terminator crosses a pixel, so the ellipsoid
+claims are made twice: on the videos as the paper defines them (kind "paper") and, as the
+variant ``ellipsoid_blanked`` (kind "extension"), with those pixels blanked.
 
 Layout: :mod:`.config` (the protocol and its scales), :mod:`.cells` (data, the units of work and
 the plan), :mod:`.claims` (the claim rules with their controls), :mod:`.figures` (the figures
@@ -27,25 +31,25 @@ from typing import Any
 import numpy as np
 
 from ..._io import save_npz
-from ...analysis.nonsmoothness import video_nonsmoothness
 from ...models import SETUPS
 from ...results import Claim
 from ...sweep import run_stages
 from .._base import ExperimentSpec, register_experiment
 from .cells import (
+    VARIANTS,
     data_spec,
+    iter_test_videos,
     kinked_control,
+    light_paths,
     load_tables,
     load_templates,
-    object_mask,
     plan,
-    smooth_test_videos,
     toy_examples,
 )
 from .cells import evaluate_cell as evaluate_cell
 from .cells import train_cell as train_cell
 from .claims import dataset_claims, toy_claims
-from .config import LABELS
+from .config import LABELS, runtime_protocol_values
 from .config import NonsmoothnessConfig as NonsmoothnessConfig
 from .figures import FIGURES as FIGURES
 from .figures import dataset_figures, toy_figures
@@ -90,54 +94,85 @@ def run(
     data: dict[str, str] = {}
     for dataset in config.datasets:
         spec = data_spec(config, dataset)
-        videos = smooth_test_videos(spec)
-        inputs = video_nonsmoothness(videos, factor=config.peak_factor)
-        mask = object_mask(videos).flatten(1)
-        object_share = ((inputs.n_peaks.flatten(1) > 0) & mask).sum(1) / mask.sum(1).clamp_min(1)
-        tables: dict[str, Any] = {
-            "input": {
-                "ave_nonsmooth": inputs.ave_nonsmooth.numpy(),
-                "peak_share": inputs.peak_share.numpy(),
-                "object_peak_share": object_share.double().numpy(),
+        first = next(iter_test_videos(spec))
+        for prefix in VARIANTS.get(dataset, ("",)):
+            name = dataset + ("_blanked" if prefix else "")
+            tables: dict[str, Any] = {
+                setup: load_tables(root, eval_cells[dataset, setup], prefix) for setup in SETUPS
             }
-        }
-        for setup in SETUPS:
-            tables[setup] = load_tables(root, eval_cells[dataset, setup])
-        tables["control_input"] = kinked_control(dataset, spec, videos, config.peak_factor)
-        claims += dataset_claims(dataset, config, tables)
-        save_npz(
-            run_dir / "arrays" / f"{dataset}.npz",
-            input_ave_nonsmooth=tables["input"]["ave_nonsmooth"],
-            input_peak_share=tables["input"]["peak_share"],
-            input_object_peak_share=tables["input"]["object_peak_share"],
-            **{
-                f"{s}_{k}": tables[s][k]
-                for s in SETUPS
-                for k in ("ave_nonsmooth", "peak_share", "smp_mean", "mse")
-            },
-        )
-        figures = dataset_figures(dataset, run_dir, videos[0], tables)
-        measurements[dataset] = {
-            "videos": int(videos.shape[0]),
-            "frames": int(videos.shape[1]),
-            "models_per_setup": config.n_models,
-            "source": (
-                load_templates(spec)[1] if dataset != "ellipsoid" else "rendered (paper A §IV-A)"
-            ),
-            "median_ave_nonsmooth": {
-                LABELS[k]: float(np.median(tables[k]["ave_nonsmooth"])) for k in ("input", *SETUPS)
-            },
-            "share_of_pixels_with_a_peak": {
-                LABELS[k]: float(np.mean(tables[k]["peak_share"])) for k in ("input", *SETUPS)
-            },
-            "input_share_of_object_pixels_with_a_peak": float(object_share.double().mean()),
-            "reconstruction_mse": {LABELS[s]: float(np.mean(tables[s]["mse"])) for s in SETUPS},
-            "input_video_variance": float(videos.var()),
-            "control_input": tables["control_input"],
-            "figures": figures,
-        }
-        data[f"{dataset} test videos"] = measurements[dataset]["source"]
-    return {"claims": claims, "measurements": measurements, "data": data}
+            tables["input"] = {
+                key[len("input_") :]: value[0]
+                for key, value in tables["relu_maxpool"].items()
+                if key.startswith("input_")
+            }
+            tables["control_input"] = kinked_control(
+                dataset, spec, first, config.peak_factor, blanked=bool(prefix)
+            )
+            claims += dataset_claims(name, config, tables)
+            save_npz(
+                run_dir / "arrays" / f"{name}.npz",
+                **{f"input_{k}": v for k, v in tables["input"].items()},
+                **{
+                    f"{s}_{k}": tables[s][k]
+                    for s in SETUPS
+                    for k in ("ave_nonsmooth", "peak_share", "new_peak_share", "smp_mean", "mse")
+                },
+            )
+            measurements[name] = _summary(config, tables, first)
+            if dataset == "ellipsoid":
+                measurements[name] |= {
+                    "frames_per_unit": config.frames_per_unit,
+                    "frames_per_video": [int(p.shape[0]) for p in light_paths(spec)],
+                }
+            if not prefix:
+                measurements[name]["source"] = (
+                    load_templates(spec)[1] if dataset != "ellipsoid" else _RENDERED
+                )
+                measurements[name]["figures"] = dataset_figures(dataset, run_dir, first, tables)
+                data[f"{dataset} test videos"] = measurements[name]["source"]
+    values = runtime_protocol_values()
+    values["digit_template_source"] = "MNIST" if config.mnist_path else "scikit-learn digits"
+    values["ave_nonsmooth_normalisation"] = "1/(MN(T−2))"
+    return {
+        "claims": claims,
+        "measurements": measurements,
+        "data": data,
+        "protocol_values": values,
+    }
+
+
+_RENDERED = "rendered (paper A §IV-A)"
+
+
+def _summary(config: NonsmoothnessConfig, tables: dict[str, Any], first) -> dict[str, Any]:
+    """The measurements of one dataset (or variant): medians, shares, frame counts."""
+    inputs = tables["input"]["ave_nonsmooth"]
+    excess = {s: np.median(tables[s]["ave_nonsmooth"] - inputs) for s in SETUPS}
+    totals = {s: np.median(tables[s]["ave_nonsmooth"]) for s in SETUPS}
+    return {
+        "videos": int(inputs.shape[0]),
+        "frames_of_video_0": int(first.shape[0]),
+        "models_per_setup": config.n_models,
+        "median_ave_nonsmooth": {
+            LABELS[k]: float(np.median(tables[k]["ave_nonsmooth"])) for k in ("input", *SETUPS)
+        },
+        "median_increase_over_input": {LABELS[s]: float(excess[s]) for s in SETUPS},
+        "ratio_of_increases": float(excess["relu_maxpool"] / excess["softplus_avgpool"])
+        if excess["softplus_avgpool"] > 0
+        else float("inf"),
+        "ratio_of_totals": float(totals["relu_maxpool"] / totals["softplus_avgpool"]),
+        "share_of_pixels_with_a_peak": {
+            LABELS[k]: float(np.mean(tables[k]["peak_share"])) for k in ("input", *SETUPS)
+        },
+        "share_of_pixels_with_a_new_peak": {
+            LABELS[s]: float(np.mean(tables[s]["new_peak_share"])) for s in SETUPS
+        },
+        "input_share_of_object_pixels_with_a_peak": float(
+            np.mean(tables["input"]["object_peak_share"])
+        ),
+        "reconstruction_mse": {LABELS[s]: float(np.mean(tables[s]["mse"])) for s in SETUPS},
+        "control_input": tables["control_input"],
+    }
 
 
 register_experiment(

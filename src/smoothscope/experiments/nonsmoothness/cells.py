@@ -3,13 +3,17 @@
 Data are a function of a small dict (:func:`data_spec`), so that every cell rebuilds them
 deterministically anywhere. For each dataset and each of the two setups (ReLU + MaxPool,
 Softplus + AvgPool) K autoencoders are trained (cells ``train``) and every smooth test video is
-reconstructed frame by frame by each of them (cells ``evaluate``). Beside the cells: loading
-their tables, the controls with a deliberate kink in time, and the toy examples of paper A
-§III-B (closed form).
+reconstructed frame by frame by each of them, one video at a time (cells ``evaluate``; the
+ellipsoid videos twice: as paper A defines them and with the shadow terminator's pixels
+blanked). Ellipsoid videos are sampled at a fixed number of frames per unit of light-path
+length, so their frame counts follow their paths' lengths. Beside the cells: loading their
+tables, the controls with a deliberate kink in time, and the toy examples of paper A §III-B
+(closed form).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +28,35 @@ from ...data import ellipsoid
 from ...models import SETUPS, build
 from ...sweep import Cell, CellContext, derive_seed
 from ...train import fit
-from .config import FASHION_CLASSES, PACKAGE, TOY_STEP, NonsmoothnessConfig
+from .config import (
+    FASHION_CLASSES,
+    MIN_PATH_LENGTH,
+    PACKAGE,
+    PAPER_PATH,
+    PAPER_PATH_LENGTH,
+    TOY_STEP,
+    NonsmoothnessConfig,
+    frames_on_path,
+)
 
 __all__ = [
+    "VARIANTS",
     "data_spec",
     "evaluate_cell",
+    "iter_test_videos",
     "kinked_control",
+    "light_paths",
     "load_tables",
     "load_templates",
     "object_mask",
     "plan",
     "smooth_test_videos",
+    "terminator_pixels",
     "toy_examples",
     "train_cell",
     "training_data",
+    "training_spec",
+    "video_statistics",
 ]
 
 
@@ -46,9 +65,10 @@ __all__ = [
 
 
 def data_spec(config: NonsmoothnessConfig, dataset: str) -> dict[str, Any]:
-    spec: dict[str, Any] = {"dataset": dataset, "size": config.image_size, "frames": config.frames}
+    spec: dict[str, Any] = {"dataset": dataset, "size": config.image_size}
     if dataset == "ellipsoid":
         spec |= {
+            "frames_per_unit": config.frames_per_unit,
             "train": config.ellipsoid_train,
             "val": config.ellipsoid_val,
             "videos": config.ellipsoid_videos,
@@ -56,6 +76,7 @@ def data_spec(config: NonsmoothnessConfig, dataset: str) -> dict[str, Any]:
     else:
         fashion = dataset == "fashion"
         spec |= {
+            "frames": config.frames,
             "digit": config.fashion_class if fashion else config.digit,
             "mnist_path": config.data_dir if fashion else config.mnist_path,
             "templates": config.fashion_templates if fashion else config.digit_templates,
@@ -65,6 +86,16 @@ def data_spec(config: NonsmoothnessConfig, dataset: str) -> dict[str, Any]:
         }
     spec["seed"] = derive_seed(config.seed, "data", dataset)
     return spec
+
+
+TEST_KEYS = ("frames", "frames_per_unit", "videos")
+"""Keys of a data spec that set the test videos only."""
+
+
+def training_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The part of a data spec that sets the training data (a training cell does not change
+    with the test videos, so runs that differ only in them can share trained models)."""
+    return {k: v for k, v in spec.items() if k not in TEST_KEYS}
 
 
 def load_templates(spec: dict[str, Any]) -> tuple[torch.Tensor, str]:
@@ -112,25 +143,56 @@ def training_data(spec: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     return train.float(), val.float()
 
 
-def smooth_test_videos(spec: dict[str, Any]) -> torch.Tensor:
-    """The smooth test videos ``[V, T, 1, H, W]`` (float64) of a data spec.
+def light_paths(spec: dict[str, Any]) -> list[torch.Tensor]:
+    """The light paths ``[T_v, 2]`` (float64) of the ellipsoid test videos of a data spec.
 
-    Ellipsoid: video 0 follows paper A's path (-9, -9) → (9, 9); the others are random straight
-    constant-speed paths. Digits: noise ramps (eq. 9) on randomly chosen templates.
+    Path 0 is paper A's (-9, -9) → (9, 9); the others are straight constant-speed paths between
+    two points iid U(-10, 10)², drawn again while shorter than :data:`MIN_PATH_LENGTH`. Every
+    path is sampled at ``spec["frames_per_unit"]`` frames per unit of length
+    (:func:`~.config.frames_on_path`), so videos of different lengths share one time step.
     """
+    rho = spec["frames_per_unit"]
+    start, end = (torch.tensor(p, dtype=torch.float64) for p in PAPER_PATH)
+    paths = [ellipsoid.light_path(start, end, frames_on_path(PAPER_PATH_LENGTH, rho))]
     gen = torch.Generator().manual_seed(derive_seed(spec["seed"], "test"))
+    while len(paths) < spec["videos"]:
+        a, b = ellipsoid.random_lights(2, generator=gen)
+        length = float((b - a).norm())
+        if length >= MIN_PATH_LENGTH:
+            paths.append(ellipsoid.light_path(a, b, frames_on_path(length, rho)))
+    return paths
+
+
+def terminator_pixels(video: torch.Tensor) -> torch.Tensor:
+    """Pixels crossed by the shadow terminator during a rendered video: ``[C, H, W]`` bool.
+
+    The shading ``max(vᵀn, 0)`` of paper A §IV-A is 0 in the shadow; a pixel whose intensity is
+    0 at some frames and positive at others has a kink in time where the terminator crosses it
+    (a property of the paper's own shading model, not of the renderer). Every other pixel is
+    smooth in time (lit throughout, or dark throughout).
+
+    Args:
+        video: ``[T, C, H, W]`` a rendered ellipsoid video.
+    """
+    return (video > 0).any(dim=0) & (video == 0).any(dim=0)
+
+
+def iter_test_videos(spec: dict[str, Any], *, blanked: bool = False) -> Iterator[torch.Tensor]:
+    """The smooth test videos ``[T_v, 1, H, W]`` (float64) of a data spec, one at a time.
+
+    Ellipsoid: one video per :func:`light_paths` path (their lengths differ; ``blanked`` sets
+    the :func:`terminator_pixels` of each video to 0 for the whole video, the variant without
+    the shading's kink). Digits: noise ramps (eq. 9) on randomly chosen templates, all of
+    ``spec["frames"]`` frames.
+    """
     if spec["dataset"] == "ellipsoid":
-        paper = ellipsoid.light_path(
-            torch.tensor([-9.0, -9.0]), torch.tensor([9.0, 9.0]), spec["frames"]
-        )
-        paths = [paper[None]]
-        if spec["videos"] > 1:
-            paths.append(
-                ellipsoid.random_light_paths(spec["videos"] - 1, spec["frames"], generator=gen)
-            )
-        lights = torch.cat(paths)  # [V, T, 2]
-        frames = ellipsoid.render_ellipsoid(lights.reshape(-1, 2), size=spec["size"])
-        return frames.reshape(*lights.shape[:2], *frames.shape[1:])
+        for path in light_paths(spec):
+            video = ellipsoid.render_ellipsoid(path, size=spec["size"])
+            yield video.masked_fill(terminator_pixels(video), 0.0) if blanked else video
+        return
+    if blanked:
+        raise SmoothscopeError("blanked: only the ellipsoid videos have a shadow terminator")
+    gen = torch.Generator().manual_seed(derive_seed(spec["seed"], "test"))
     templates, _ = load_templates(spec)
     if spec["videos"] > templates.shape[0]:
         raise SmoothscopeError(
@@ -138,7 +200,12 @@ def smooth_test_videos(spec: dict[str, Any]) -> torch.Tensor:
             f"got {spec['videos']}"
         )
     pick = torch.randperm(templates.shape[0], generator=gen)[: spec["videos"]]
-    return digits_data.noise_ramp_videos(templates[pick], frames=spec["frames"], generator=gen)
+    yield from digits_data.noise_ramp_videos(templates[pick], frames=spec["frames"], generator=gen)
+
+
+def smooth_test_videos(spec: dict[str, Any], *, blanked: bool = False) -> list[torch.Tensor]:
+    """Every video of :func:`iter_test_videos` (small sizes; the cells stream them)."""
+    return list(iter_test_videos(spec, blanked=blanked))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,26 +237,62 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     }
 
 
+VARIANTS = {"ellipsoid": ("", "blanked_")}
+"""Per dataset, the prefixes of the evaluated video sets: the videos as paper A defines them
+(``""``) and, for the ellipsoid, the variant with the terminator pixels blanked."""
+
+
+def video_statistics(model: torch.nn.Module, video: torch.Tensor, factor: float) -> dict[str, Any]:
+    """The statistics of one test video ``[T, C, H, W]`` and its reconstruction by ``model``
+    (any module mapping frames to frames), each a ``[1]`` tensor: AveNonSmooth (eq. 4), the
+    share of pixels with a peak (§V-B), the share with a peak the input lacks
+    (``new_peak_share``), the mean SMP, the MSE, and the input's AveNonSmooth, peak share and
+    share of object pixels with a peak; and the reconstruction ``recon`` and its SMP map
+    ``smp``."""
+    recon = reconstruct_videos(model, video[None])
+    out = video_nonsmoothness(recon, factor=factor)
+    inp = video_nonsmoothness(video[None], factor=factor)
+    appear = (out.n_peaks > 0) & (inp.n_peaks == 0)
+    mask = object_mask(video[None]).flatten(1)
+    on_object = ((inp.n_peaks.flatten(1) > 0) & mask).sum(1) / mask.sum(1).clamp_min(1)
+    return {
+        "ave_nonsmooth": out.ave_nonsmooth,
+        "peak_share": out.peak_share,
+        "new_peak_share": appear.flatten(1).double().mean(1),
+        "smp_mean": out.smp_mean,
+        "mse": ((recon - video[None]) ** 2).flatten(1).mean(1),
+        "input_ave_nonsmooth": inp.ave_nonsmooth,
+        "input_peak_share": inp.peak_share,
+        "input_object_peak_share": on_object.double(),
+        "recon": recon[0],
+        "smp": out.smp[0],
+    }
+
+
 def evaluate_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
-    """Reconstruct the test videos with one trained autoencoder; writes ``nonsmoothness.npz``."""
+    """Reconstruct the test videos with one trained autoencoder, one video at a time; writes
+    ``nonsmoothness.npz``: per video ``[V]`` AveNonSmooth, peak share, the share of pixels
+    where a peak appears that the input lacks, mean SMP, MSE and the input's own statistics
+    (prefixed ``blanked_`` for the ellipsoid variant without the terminator kink), and the
+    reconstruction and SMP map of video 0."""
     model = build("autoencoder", setup=config["setup"])
     model.load_state_dict(load_state_dict(ctx.path_of(config["model_cell"]) / "model.pt"))
-    videos = smooth_test_videos(config["data"])
-    recon = reconstruct_videos(model, videos)
-    stats = video_nonsmoothness(recon, factor=config["peak_factor"])
-    mse = ((recon - videos) ** 2).flatten(1).mean(1)
-    save_npz(
-        ctx.out / "nonsmoothness.npz",
-        ave_nonsmooth=stats.ave_nonsmooth,
-        peak_share=stats.peak_share,
-        smp_mean=stats.smp_mean,
-        mse=mse,
-        video0=recon[0].float(),
-        smp0=stats.smp[0],
-    )
+    spec = config["data"]
+    arrays: dict[str, Any] = {}
+    for prefix in VARIANTS.get(spec["dataset"], ("",)):
+        rows: dict[str, list[torch.Tensor]] = {}
+        for index, video in enumerate(iter_test_videos(spec, blanked=prefix == "blanked_")):
+            row = video_statistics(model, video, config["peak_factor"])
+            recon, smp = row.pop("recon"), row.pop("smp")
+            if index == 0 and not prefix:
+                arrays |= {"video0": recon.float(), "smp0": smp}
+            for key, value in row.items():
+                rows.setdefault(key, []).append(value)
+        arrays |= {prefix + key: torch.cat(v) for key, v in rows.items()}
+    save_npz(ctx.out / "nonsmoothness.npz", **arrays)
     return {
-        "median_ave_nonsmooth": float(stats.ave_nonsmooth.median()),
-        "mean_mse": float(mse.mean()),
+        "median_ave_nonsmooth": float(arrays["ave_nonsmooth"].median()),
+        "mean_mse": float(arrays["mse"].mean()),
     }
 
 
@@ -207,7 +310,7 @@ def plan(
                 train = Cell(
                     f"{PACKAGE}:train_cell",
                     {
-                        "data": data,
+                        "data": training_spec(data),
                         "setup": setup,
                         "index": index,
                         "init_seed": derive_seed(config.seed, "init", dataset, setup, index),
@@ -239,10 +342,16 @@ def plan(
 # aggregation: the cells' tables and the inputs with a deliberate kink
 
 
-def load_tables(root: Path, cells: list[Cell]) -> dict[str, np.ndarray]:
-    """The evaluation cells' arrays, stacked over models: ``{key: [models, ...]}``."""
+def load_tables(root: Path, cells: list[Cell], prefix: str = "") -> dict[str, np.ndarray]:
+    """The evaluation cells' arrays of one video set (``prefix``: ``""`` or ``"blanked_"``),
+    stacked over models: ``{key: [models, ...]}``, the inputs' statistics under
+    ``"input_*"`` (the same in every cell); video 0 (``video0``, ``smp0``) of the first set
+    only."""
     arrays = [np.load(root / c.id / "nonsmoothness.npz") for c in cells]
-    return {key: np.stack([a[key] for a in arrays]) for key in arrays[0].files}
+    keys = [k[len(prefix) :] for k in arrays[0].files if k.startswith(prefix)]
+    if not prefix:
+        keys = [k for k in keys if not k.startswith("blanked_")]
+    return {key: np.stack([a[prefix + key] for a in arrays]) for key in keys}
 
 
 def object_mask(videos: torch.Tensor) -> torch.Tensor:
@@ -250,19 +359,32 @@ def object_mask(videos: torch.Tensor) -> torch.Tensor:
     return (videos != 0).any(dim=1)
 
 
-def kinked_control(dataset: str, spec: dict[str, Any], videos: torch.Tensor, factor: float):
-    """AveNonSmooth and object peak share of a test video given a deliberate kink in time."""
-    frames = videos.shape[1]
+def kinked_control(
+    dataset: str, spec: dict[str, Any], first: torch.Tensor, factor: float, *, blanked=False
+) -> dict[str, float]:
+    """AveNonSmooth and object peak share of a test video given a deliberate kink in time.
+
+    Ellipsoid: the light follows the paper's path to its middle and turns back (a kink at every
+    lit pixel), at the run's frames per unit of path length; ``blanked`` blanks its terminator
+    pixels as the variant does. Digits: ``first`` (the first test video ``[T, 1, H, W]``) with
+    its ramp reversed at mid-video.
+    """
     if dataset == "ellipsoid":
+        frames = frames_on_path(PAPER_PATH_LENGTH, spec["frames_per_unit"])
         half = frames // 2 + 1
-        out = ellipsoid.light_path(torch.tensor([-9.0, -9.0]), torch.tensor([9.0, 9.0]), half)
+        start, end = (torch.tensor(p, dtype=torch.float64) for p in PAPER_PATH)
+        out = ellipsoid.light_path(start, end, half)
         path = torch.cat([out, out.flip(0)[1 : frames - half + 1]])
-        video = ellipsoid.render_ellipsoid(path, size=spec["size"])[None]
+        video = ellipsoid.render_ellipsoid(path, size=spec["size"])
+        if blanked:
+            video = video.masked_fill(terminator_pixels(video), 0.0)
+        video = video[None]
     else:
+        frames = first.shape[0]
         alpha = digits_data.noise_ramp_alpha(frames).to(torch.float64)
         kinked = (alpha - alpha[frames // 2]).abs()
-        noise = (videos[0, 1] - videos[0, 0]) / (alpha[1] - alpha[0])
-        template = videos[0, 0] - alpha[0] * noise
+        noise = (first[1] - first[0]) / (alpha[1] - alpha[0])
+        template = first[0] - alpha[0] * noise
         video = (template[None] + kinked[:, None, None, None] * noise[None])[None]
     stats = video_nonsmoothness(video, factor=factor)
     mask = object_mask(video).flatten(1)

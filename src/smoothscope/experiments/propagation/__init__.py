@@ -17,16 +17,21 @@ models on the fitting part and evaluates them on the held-out part:
 * the chained Monte-Carlo prediction conv2 → ReLU → max-pool (Fig. 8e), with eq. 5 calibrated in
   both chains; zeros and the positive part compared separately;
 * beyond the paper (kind "extension"): the chain through every layer, from the input video's own
-  SMP to the output pixels, for both setups, on held-out videos and on held-out autoencoders.
+  SMP to the output pixels, for both setups, on held-out videos and on held-out autoencoders;
+  and Fig. 8e with the ReLU and max pooling of each 2 × 2 window sampled jointly;
+* R² and conv2's γ against the frame count (every k-th frame of each video, ``curve_strides``;
+  :mod:`.curve`), and the R² and γ claims again, as kind "extension" with the suffix
+  ``.blanked``, on the videos with the shadow terminator's pixels blanked (the kink of the
+  paper's own shading ``max(vᵀn, 0)`` removed).
 
 Every claim's interval is over trained autoencoders (then videos), and every claim carries a
 control run through the same rule (permuted videos, shuffled weights, aligned events, a chain
 without the ReLU/max-pool channels).
 
-Layout: :mod:`.config` (the protocol and its scales), :mod:`.cells` (the units of work, the plan
-and the numbers computed from the recordings), :mod:`.claims` (the claim rules with their
-controls), :mod:`.figures` (the figures with their captions); this module runs them and
-registers the experiment.
+Layout: :mod:`.config` (the protocol, its ledger and its scales), :mod:`.cells` (the units of
+work, the plan and the numbers computed from the recordings), :mod:`.curve` (R² and γ against
+the frame count), :mod:`.claims` (the claim rules with their controls), :mod:`.figures` (the
+figures with their captions); this module runs them and registers the experiment.
 """
 
 from __future__ import annotations
@@ -47,13 +52,16 @@ from ...results import Claim
 from ...stats import hierarchical_bootstrap
 from ...sweep import derive_seed, run_stages
 from .._base import ExperimentSpec, register_experiment
+from ..nonsmoothness.config import PAPER_PATH_LENGTH, frames_on_path, runtime_protocol_values
 from .cells import (
+    BLANKED,
     RecordedModel,
     chain_smp,
     channel_eval,
     describe_channel,
     flat,
-    load_maps,
+    joint_window_chain,
+    load_record,
     pass_through_channels,
     plan,
     r2_difference,
@@ -63,11 +71,20 @@ from .cells import (
     split_videos,
 )
 from .cells import record_cell as record_cell
-from .claims import _conv2_claims, _fig8e_claim, _network_claim, _r2_claims, _replicates
-from .config import CHAIN
+from .claims import (
+    _conv2_claims,
+    _fig8e_claim,
+    _gamma_claim,
+    _joint_window_claim,
+    _network_claim,
+    _r2_claims,
+    _replicates,
+)
+from .config import CHAIN, CURVE_LAYERS, GAMMA_LAYER
 from .config import PropagationConfig as PropagationConfig
+from .curve import curve_rows
 from .figures import FIGURES as FIGURES
-from .figures import draw_figures
+from .figures import R2_VS_FRAMES, draw_figures
 
 __all__ = ["FIGURES", "PropagationConfig", "plan", "record_cell", "run"]
 
@@ -99,15 +116,24 @@ def run(
     claims: list[Claim] = []
     measurements: dict[str, Any] = {}
     fig: dict[str, Any] = {"network": {}}
-    for setup in SETUPS:
+    t_paper = frames_on_path(PAPER_PATH_LENGTH, config.frames_per_unit)
+    note = (
+        f"; decided at {t_paper} frames on the paper's path ({config.frames_per_unit:.2f} "
+        "per unit of path length, every video sampled alike); R² against the frame count: "
+        f"figure {R2_VS_FRAMES.file}"
+    )
+
+    def load(cells: list[Any], setup: str) -> list[RecordedModel]:
         models = []
-        for cell in records[setup]:
+        for cell in cells:
             module = build("autoencoder", setup=setup)
-            train_id = cell.config["model_cell"]
-            module.load_state_dict(load_state_dict(root / train_id / "model.pt"))
-            layers = leaf_layers(module)
-            maps, sums = load_maps(root / cell.id / "maps.npz", layers)
-            models.append(RecordedModel(module, maps, sums))
+            module.load_state_dict(load_state_dict(root / cell.config["model_cell"] / "model.pt"))
+            models.append(load_record(root / cell.id / "maps.npz", module, config.curve_strides))
+        return models
+
+    for setup in SETUPS:
+        models = load(records[setup], setup)
+        layers = leaf_layers(models[0].module)
         fit = [
             RecordedModel(m.module, split_videos(m.maps, fit_v), {}) for m in models[:n_fit_models]
         ]
@@ -175,7 +201,7 @@ def run(
                 table.append(row)
                 if setup == "relu_maxpool":
                     where = "§V-B, Fig. 8" if "conv2" in layer else "Appendix B"
-                    claims += _r2_claims(layer, est, n_all, where)
+                    claims += _r2_claims(layer, est, n_all, where, note=note)
                 if setup == "relu_maxpool" and layer == "encoder.conv2":
                     fig["r2_abs"], fig["r2_w0"] = est["abs"].value, est["w0"].value
                     x = torch.cat([m.maps[layer]["input"] for m in models])
@@ -226,10 +252,16 @@ def run(
                 d = zero_split_distance(real, predicted[kind])
                 chain[kind] = d | distribution_distance(real, predicted[kind])
                 claims.append(_fig8e_claim(kind, d, d_ctrl, n_held))
-            fig["e"] = (real, predicted["parametric"], predicted["empirical"])
+            real, joint = joint_window_chain(fit, held_videos, channels["empirical"], seed)
+            d = zero_split_distance(real, joint)
+            chain["joint_window"] = d | distribution_distance(real, joint)
+            claims.append(_joint_window_claim(d, chain["empirical"], d_ctrl, n_held))
+            fig["e"] = (real, predicted["parametric"], predicted["empirical"], joint)
             fig["ks_par"] = chain["parametric"]["ks_positive"]
             fig["ks_emp"] = chain["empirical"]["ks_positive"]
+            fig["ks_joint"] = d["ks_positive"]
             summary["chain_fig8e"] = chain
+            fig["curve"] = curve_rows(config, "as defined", models)
         # whole network from the input video's own SMP, on held-out videos and held-out models
         network: dict[str, Any] = {}
         control_channels = pass_through_channels(channels["parametric"], layers, models[0].module)
@@ -249,6 +281,34 @@ def run(
             _network_claim(setup, ks, ks_ctrl, _replicates(config.held_out_models, config.n_videos))
         )
         measurements[setup] = summary
+    blanked = load(records[BLANKED], "relu_maxpool")
+    seed = derive_seed(config.seed, "propagation", "blanked")
+    variant: dict[str, Any] = {}
+    for index, layer in enumerate(CURVE_LAYERS):
+        est = {
+            key: r2_estimate(v, config.n_boot, seed + index)
+            for key, v in r2_tables(blanked, layer, seed + index).items()
+        }
+        where = "§V-B, Fig. 8" if "conv2" in layer else "Appendix B"
+        claims += _r2_claims(layer, est, n_all, where, blanked=True, note=note)
+        variant[layer] = {key: [e.value, e.low, e.high] for key, e in est.items()}
+    gamma, aligned = (
+        ratio_of_sums(
+            np.stack([m.sums[f"{GAMMA_LAYER}:{key}"] for m in blanked]), config.n_boot, seed
+        )
+        for key in ("discount", "aligned")
+    )
+    claims.append(_gamma_claim(gamma, aligned, n_all, blanked=True))
+    variant["discounting_factor"] = [gamma.value, gamma.low, gamma.high]
+    variant["discounting_factor_aligned"] = [aligned.value, aligned.low, aligned.high]
+    measurements["terminator_blanked"] = variant
+    fig["curve"] += curve_rows(config, "terminator blanked", blanked)
+    measurements["r2_against_frames"] = fig["curve"]
+    measurements["frames"] = {
+        "frames_per_unit": config.frames_per_unit,
+        "frames_on_paper_path": t_paper,
+        "frames_per_video": [int(t) for t in models[0].frames],
+    }
     measurements["split"] = {
         "fit_models": n_fit_models,
         "held_out_models": config.held_out_models,
@@ -258,7 +318,17 @@ def run(
     measurements["figures"] = draw_figures(run_dir, fig)
     save_json(run_dir / "arrays" / "propagation_tables.json", measurements)
     data = {"test videos": "ellipsoid under a moving light (rendered, paper A §IV-A)"}
-    return {"claims": claims, "measurements": measurements, "data": data}
+    values = runtime_protocol_values() | {
+        "r2_level": "channel means",
+        "r2_pooling": "every node of every model and video",
+        "w0_estimate": "mean |W|",
+    }
+    return {
+        "claims": claims,
+        "measurements": measurements,
+        "data": data,
+        "protocol_values": values,
+    }
 
 
 register_experiment(
