@@ -34,6 +34,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stability.py
 	$(BIN)/python benchmarks/bench_stability_precision.py
 	$(BIN)/python benchmarks/bench_blueshift.py
+	$(BIN)/python benchmarks/bench_weight_paths.py
+	$(BIN)/python benchmarks/bench_ensemble.py
+	$(BIN)/python benchmarks/bench_startup.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

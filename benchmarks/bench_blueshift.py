@@ -38,7 +38,6 @@ import torch
 from torch import nn
 
 from _common import device_timed, machine, now, write_row
-from smoothscope.analysis import linear_paths
 from smoothscope.analysis.paths import OUTPUT, freeze_batchnorm_stats, weight_path
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -104,9 +103,11 @@ def loop_path(model, x, direction, alpha, points) -> torch.Tensor:
     return torch.stack(outs).cpu()  # where weight_path returns its values
 
 
-def batched_path(model, x, direction, alpha, points, chunk_size, dtype) -> torch.Tensor:
+def batched_path(model, x, direction, alpha, points, chunk_size, dtype,
+                 method="auto") -> torch.Tensor:  # fmt: skip
     rec = weight_path(model, x, direction=direction, alpha=alpha, points=points,
-                      record=[OUTPUT], chunk_size=chunk_size, dtype=dtype)  # fmt: skip
+                      record=[OUTPUT], chunk_size=chunk_size, dtype=dtype,
+                      method=method)  # fmt: skip
     return rec.output[:, 0]
 
 
@@ -208,12 +209,11 @@ def run_model(name: str, args, dt: str) -> dict:
     t_slow, load_slow = device_timed(
         lambda: loop_path(model, x, direction, args.alpha, args.points), args.repeats, dev
     )
-    linear_paths.ENABLED = False  # the previous evaluation: vmap over path points
-    t_vmap, _ = device_timed(
-        lambda: batched_path(model, x, direction, args.alpha, args.points, args.chunk_size, dtype),
+    t_vmap, _ = device_timed(  # the evaluation before issue 18: vmap over path points
+        lambda: batched_path(model, x, direction, args.alpha, args.points, args.chunk_size, dtype,
+                             method="vmap"),
         args.repeats, dev,
     )  # fmt: skip
-    linear_paths.ENABLED = True
     t_all, _ = device_timed(
         lambda: fixed_forward(model, x, args.points, args.points), args.repeats, dev
     )

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from smoothscope import SmoothscopeError
 from smoothscope.analysis import linear_paths
 from smoothscope.analysis.linear_paths import (
     LinearPathUnsupported,
@@ -141,7 +142,7 @@ def test_weight_path_uses_it_and_falls_back_once_with_the_same_numbers():
     other = nn.Sequential(copy.deepcopy(supported), nn.LayerNorm(3))
     assert "LayerNorm" in linear_path_support(other)
     linear_paths._NOTED.clear()
-    with pytest.warns(UserWarning, match="falling back to vmap"):
+    with pytest.warns(UserWarning, match="falling back to whole forward passes"):
         weight_path(other, x, points=4, record=[OUTPUT], chunk_size=4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one-time: no second note
@@ -159,3 +160,28 @@ def test_weight_path_uses_it_and_falls_back_once_with_the_same_numbers():
 def test_unsupported_models_raise_the_fallback_error():
     with pytest.raises(LinearPathUnsupported, match="LayerNorm"):
         linear_weight_path(nn.LayerNorm(3), torch.zeros(2, 3), {}, {}, torch.zeros(3))
+
+
+@pytest.mark.parametrize("method", ["auto", "layerwise", "vmap", "loop"])
+def test_every_method_gives_the_loop_numbers_and_the_same_bits_twice(method):
+    x = torch.randn(3, 2, 8, 8, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    model = freeze_batchnorm_stats(_cnn().double(), x)
+    raw = _direction(model, seed=7)
+    norm = torch.sqrt(sum((v**2).sum() for v in raw.values()))
+    steps = torch.linspace(0.0, 1.0, 9, dtype=torch.float64) / 0.5
+    ref, recs = _loop(model, x, {n: v / norm for n, v in raw.items()}, steps, layers=["1"])
+    runs = [weight_path(model, x, direction=raw, alpha=0.5, points=9, record=[OUTPUT, "1"],
+                        chunk_size=4, method=method) for _ in range(2)]  # fmt: skip
+    for got, want in [(runs[0].output[:, 0], ref), (runs[0].layer("1")[:, 0], recs["1"])]:
+        assert float((got - want).abs().max() / want.abs().max()) < 1e-10
+    assert torch.equal(runs[0].output, runs[1].output)
+    assert torch.equal(runs[0].layer("1"), runs[1].layer("1"))
+
+
+def test_method_errors():
+    x = torch.randn(2, 3, dtype=torch.float64)
+    with pytest.raises(SmoothscopeError, match="method"):
+        weight_path(nn.Linear(3, 2), x, points=4, method="fast")
+    with pytest.raises(SmoothscopeError, match=r"'layerwise' does not apply.*LayerNorm"):
+        weight_path(nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3)), x, points=4,
+                    method="layerwise")  # fmt: skip

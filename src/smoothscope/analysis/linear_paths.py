@@ -1,34 +1,34 @@
-"""Weight paths evaluated through the linearity of each layer in its own weights (paper C eq. 1).
+"""Weight paths evaluated layer by layer, all points of a chunk in one batch (paper C eq. 1).
 
-Along ``p(t) = f(x, W + t·D)`` (paper C §3, eq. 1, with ``t`` already divided by α) every
-convolution and linear layer is linear in its own weights::
+Along ``p(t) = f(x, W + t·D)`` (paper C §3, eq. 1, with ``t`` already divided by α) the
+activations of all points of a chunk are put in one batch ``[P·B, ...]`` (point-major) and
+every parametrised module's forward is replaced for the call:
 
-    L(h; W + tD, b + t·db) = L(h; W, b) + t · L(h; D, db)
-
-So instead of one forward pass per path point (a loop) or per-point weights under ``vmap``
-(which turns every convolution into a grouped convolution, slow per FLOP on the CPU), the
-activations of all points of a chunk are put in one batch ``[P·B, ...]`` (point-major) and each
-parametrised layer makes **one dense call with shared weights** ``[W; D]`` stacked along the
-output channels (the input unfolding is shared), followed by one per-sample ``addcmul`` with the
-sample's ``t``. A BatchNorm with frozen (running) statistics is elementwise in
-``γ(t) = γ + t·dγ`` and ``β(t) = β + t·dβ``: one per-sample, per-channel scale and shift. A
-BatchNorm with batch statistics (``track_running_stats=False`` or training mode) normalises
-each path point over its own ``B`` inputs. No grouped convolution is needed (except for layers
-that are grouped themselves, which make two dense calls).
+* a linear or (transposed) convolution layer whose weights are perturbed runs in the mode that
+  :func:`.path_kernels.choose_mode` picks for its shape, the chunk, dtype and device: its
+  linearity in its own weights, ``L(h; W + tD, b + t·db) = L(h; W, b) + t·L(h; D, db)``, with
+  **one dense call** on ``[W; D]`` stacked along the output channels and one per-sample
+  ``addcmul`` with the sample's ``t`` ("split"; layers grouped themselves make two dense calls);
+  per-point weights ``W + t_p·D`` in one grouped call ("grouped"); or per-point weights in a loop
+  of dense calls over the points ("loop");
+* a BatchNorm with frozen (running) statistics is elementwise in ``γ(t) = γ + t·dγ`` and
+  ``β(t) = β + t·dβ``: one per-sample, per-channel scale and shift; with batch statistics
+  (``track_running_stats=False`` or training mode) it normalises each path point over its own
+  ``B`` inputs;
+* a layer below the first perturbed one sees the ``B`` inputs themselves, once per chunk (its
+  output is the same at every point); the first perturbed layer expands to ``P·B``.
 
 Supported parametrised modules (exact types): ``nn.Linear``, ``nn.Conv1d/2d/3d``,
 ``nn.ConvTranspose1d/2d/3d`` and ``nn.BatchNorm1d/2d/3d``; any parameter-free module is
 fine as long as it treats the samples of a batch independently (all of ``torch.nn``'s
 activations, pools, ``Flatten``, ``Dropout`` in eval mode do). :func:`linear_path_support`
 says why a model is not supported (another parametrised module, a parametrisation, a
-parameter outside ``weight``/``bias``); :func:`~.paths.weight_path` then falls back to
-``vmap`` with a one-time note. A layer that meets a batch not of size ``P·B`` (a model that
-moves the batch axis) stops the evaluation with :class:`LinearPathUnsupported`, and
-``weight_path`` falls back too.
+parameter outside ``weight``/``bias``); :func:`~.paths.weight_path` then evaluates whole
+forward passes per point (:mod:`.path_fallback`) after a one-time note. A layer that meets a
+batch not of size ``P·B`` (a model that moves the batch axis) stops the evaluation with
+:class:`LinearPathUnsupported`, and ``weight_path`` falls back too.
 
-Cost: two dense products' worth of FLOPs per layer, so at best 50 % of the throughput of one
-fixed-weight forward pass over the same ``P·B`` images (``benchmarks/bench_blueshift.py``
-measures both ratios).
+Speed against the loop a user writes, per model and dtype: ``benchmarks/bench_weight_paths.py``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from torch.nn.utils import parametrize
 
 from .._device import full_float32
 from .._errors import SmoothscopeError
+from . import path_kernels
 
 __all__ = [
     "LinearPathUnsupported",
@@ -62,7 +63,7 @@ _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _SUPPORTED = (nn.Linear, *_CONV, *_CONV_T, *_BN)
 _NOTED: set[str] = set()
 ENABLED = True
-"""Set to False to make :func:`~.paths.weight_path` use its ``vmap`` evaluation (benchmarks)."""
+"""Set to False to make :func:`~.paths.weight_path` evaluate point by point (benchmarks)."""
 
 
 class LinearPathUnsupported(SmoothscopeError):
@@ -90,13 +91,14 @@ def linear_path_support(model: nn.Module) -> str | None:
 
 
 def note_vmap_fallback(reason: str) -> None:
-    """Warn once per process and reason that a weight path falls back to ``vmap``."""
+    """Warn once per process and reason that a weight path falls back to whole forward passes
+    per point (``vmap`` or a loop, :mod:`.path_fallback`)."""
     if reason in _NOTED:
         return
     _NOTED.add(reason)
     warnings.warn(
-        f"weight_path: the linear-in-weights evaluator does not apply ({reason}); falling back "
-        "to vmap over path points (slower, same numbers)",
+        f"weight_path: the layerwise evaluator does not apply ({reason}); falling back to "
+        "whole forward passes per point (vmap or a loop; usually slower, same numbers)",
         UserWarning,
         stacklevel=3,
     )
@@ -113,6 +115,7 @@ class _State:
     def __init__(self, batch: int) -> None:
         self.batch = batch
         self.scale = torch.empty(0)
+        self.t = torch.empty(0)
         self.points = 0
         self.share = True
 
@@ -174,13 +177,28 @@ def _weights_forward(module, label, state, w, d_w, b, d_b):
             return call(h, w, b, *args)
 
         return forward
-    if ones:  # one dense call with [W; D] stacked along the output channels
+    modes: dict[tuple, str] = {}
+
+    def mode_of(h: torch.Tensor) -> str:
+        """The chunk's mode for a per-point input (cached per input shape: deterministic)."""
+        key = (tuple(h.shape), state.points)
+        if key not in modes:
+            modes[key] = path_kernels.choose_mode(module, tuple(h.shape), state.points,
+                                                  state.batch, h.dtype, h.device)  # fmt: skip
+        return modes[key]
+
+    if ones:  # split: one dense call with [W; D] stacked along the output channels
         weight = _stacked(w, d_w, out_dim)
         bias = None if b is None else _stacked(b, d_b, 0)
         channels = w.shape[out_dim]
 
         def forward(h, *args):
             shared = state.shared(h, label)
+            if not shared:
+                mode = mode_of(h)
+                if mode != "split":
+                    return path_kernels.perturbed_forward(module, mode, h, state.t, state.batch,
+                                                          w, d_w, b, d_b, *args)  # fmt: skip
             y = call(h, weight, bias, *args)
             if isinstance(module, nn.Linear):
                 y0, y1 = y[..., :channels], y[..., channels:]
@@ -195,6 +213,11 @@ def _weights_forward(module, label, state, w, d_w, b, d_b):
 
     def forward(h, *args):  # grouped layers: two dense calls
         shared = state.shared(h, label)
+        if not shared:
+            mode = mode_of(h)
+            if mode != "split":
+                return path_kernels.perturbed_forward(module, mode, h, state.t, state.batch,
+                                                      w, d_w, b, d_b, *args)  # fmt: skip
         y0, y1 = call(h, w, b, *args), call(h, zero_w, d_b, *args)
         return state.combine(y0, y1) if shared else torch.addcmul(y0, state.column(y0), y1)
 
@@ -336,7 +359,9 @@ def linear_weight_path(
 
     The same values as one forward pass per point with the parameters set to
     ``base + t·direction`` (1e-10 relative in float64, ~1e-5 in float32: only the rounding of
-    the split ``L(h; W) + t·L(h; D)`` differs), evaluated ``chunk_size`` points at a time.
+    the split ``L(h; W) + t·L(h; D)`` or of the per-point weights, and the kernels' summation
+    order differ), evaluated ``chunk_size`` points at a time; each perturbed layer in the mode
+    :func:`.path_kernels.choose_mode` picks.
 
     Args:
         model: built from the supported modules (see :func:`linear_path_support`) and
@@ -346,7 +371,9 @@ def linear_weight_path(
         base: ``{parameter name: tensor}`` the weights W (missing names: the module's own).
         direction: ``{parameter name: tensor}`` D for the perturbed parameters (others: 0).
         t: ``[N]`` path coordinates multiplying D (``α⁻¹ t`` of eq. 1).
-        chunk_size: path points per forward pass (memory: ``chunk_size × B`` activations).
+        chunk_size: path points per forward pass at most (memory: ``chunk_size × B``
+            activations); on the CPU fewer where the largest activation would pass
+            :data:`.path_kernels.CHUNK_BYTES` (:func:`.path_kernels.points_per_chunk`).
         dtype: evaluation dtype (the recording's dtype).
         record: module names (``"output"``: the model output), hooked like ``weight_path``.
         loss_fn, targets: when given, ``loss_fn(output at point p, targets)`` is appended.
@@ -380,6 +407,8 @@ def linear_weight_path(
             return value.unsqueeze(0).expand(state.points, *value.shape)
         return value.reshape(state.points, B, *value.shape[1:])
 
+    chunk_size = path_kernels.points_per_chunk(chunk_size, path_kernels.shape_pass(model, x)[2],
+                                               device)  # fmt: skip
     replaced = _install(model, base, direction, state)
     recorder = _Recorder(model, record, _points)
     store: list[torch.Tensor] | None = None
@@ -389,7 +418,8 @@ def linear_weight_path(
         for start in range(0, N, chunk_size):
             stop = min(start + chunk_size, N)
             state.points = stop - start
-            state.scale = steps[start:stop].repeat_interleave(B)
+            state.t = steps[start:stop]
+            state.scale = state.t.repeat_interleave(B)
             recorder.clear()
             try:
                 out = model(x if state.share else state.expand(x))
@@ -432,11 +462,13 @@ def linear_recording(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
     targets: torch.Tensor | None,
     check: Callable[[tuple[torch.Tensor, ...], list[str], int], None],
+    note: bool = True,
 ) -> list[torch.Tensor] | None:
     """The buffers ``[N, n_directions, ...]`` of :func:`~.paths.weight_path`, or None.
 
-    None (after a one-time note) when the model is not supported: the caller then runs its
-    ``vmap`` evaluation. ``check(values, order, d)`` validates each direction's values.
+    None (after a one-time note when ``note``) when the model is not supported: the caller then
+    evaluates whole forward passes per point (:mod:`.path_fallback`). ``check(values, order, d)``
+    validates each direction's values.
     """
     if not ENABLED:
         return None
@@ -459,6 +491,7 @@ def linear_recording(
         for buf, v in zip(store, values, strict=True):
             buf[:, d] = v
     if reason is not None:
-        note_vmap_fallback(reason)
+        if note:
+            note_vmap_fallback(reason)
         return None
     return store

@@ -5,7 +5,8 @@ Paper C walks along a straight line in weight space,
     p(t) = f(x, W + α⁻¹ · t · D),   t ∈ [0, 1],   ‖D‖_F = 1            (§3, eq. 1)
 
 and records every neuron of every layer along the walk. :func:`weight_path` does this batched
-over path points *and* directions (``torch.func.functional_call`` + ``torch.func.vmap``);
+over path points, with the evaluation chosen per model and size (:mod:`.linear_paths`,
+:mod:`.path_kernels`, :mod:`.path_fallback`);
 :func:`freeze_batchnorm_stats` fixes BatchNorm's statistics at W (App. A). The spectra and the
 fractal coefficient ``h`` of these paths are in :mod:`.spectra`.
 
@@ -22,15 +23,18 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
+from torch.func import functional_call
 
 from .._device import full_float32
 from .._errors import SmoothscopeError
 from .._validate import as_tensor, check_finite, positive
-from .linear_paths import _first_tensor, _Recorder, linear_recording
+from .linear_paths import linear_path_support, linear_recording
+from .path_fallback import FALLBACK_MODES, check_chunk, fallback_mode, fallback_recording
+from .path_kernels import shape_pass
 
 __all__ = [
     "LOSS",
+    "METHODS",
     "MIN_POINTS",
     "OUTPUT",
     "PathRecording",
@@ -43,6 +47,8 @@ OUTPUT = "output"
 LOSS = "loss"
 """Name of the loss along the path in :func:`~.spectra.median_h_path` (``PathRecording.loss``)."""
 MIN_POINTS = 4
+METHODS = ("auto", "layerwise", "vmap", "loop")
+"""Evaluations of :func:`weight_path` (``method=``)."""
 """Fewest path points accepted by :func:`weight_path` (a spectrum needs k = 1 and 2)."""
 
 
@@ -236,6 +242,7 @@ def weight_path(
     seed: int = 0,
     chunk_size: int = 64,
     dtype: torch.dtype = torch.float64,
+    method: str = "auto",
 ) -> PathRecording:
     """Record layer outputs along straight paths in weight space (paper C §3, eq. 1).
 
@@ -254,18 +261,32 @@ def weight_path(
       normalised to ``‖D‖_F = 1``.
 
     Evaluation: a float64 (``dtype``) copy of the model in eval mode (BatchNorm uses its running
-    statistics as given, see :func:`freeze_batchnorm_stats`; dropout off). When every
-    parametrised module is a Linear, Conv, ConvTranspose or BatchNorm layer, the path is
-    evaluated through each layer's linearity in its own weights (:mod:`.linear_paths`: all
-    points of a chunk in one batch, dense calls with ``[W; D]``; the same numbers, faster).
-    Otherwise (one-time note), the
-    ``points × n_directions`` weight vectors are evaluated in chunks of ``chunk_size`` with one
-    ``torch.func.vmap`` of ``torch.func.functional_call`` over a stacked dict of the perturbed
-    parameters: memory is ``O(chunk_size × (perturbed parameters + activations))`` plus the
-    recording itself. Layer outputs are captured by forward hooks that *return* them from the
-    vmapped function (a hook sees batched tensors inside vmap, which can only leave it as
-    outputs); each captured output is cloned, so in-place successors (``ReLU(inplace=True)``)
-    do not alter it.
+    statistics as given, see :func:`freeze_batchnorm_stats`; dropout off), ``chunk_size`` path
+    points at a time (fewer on the CPU where the chunk's largest activation would exceed
+    :data:`.path_kernels.CHUNK_BYTES`), chosen per model and size, never by timing:
+
+    * ``method="auto"``, every parametrised module a Linear, Conv, ConvTranspose or BatchNorm
+      layer: the **layerwise** evaluation (:mod:`.linear_paths`). All points of a chunk go
+      through the model as one batch; the layers below the first perturbed one run once on
+      ``x`` alone; each perturbed layer runs in the cheapest of three modes for its shape, the
+      chunk, dtype and device (:func:`.path_kernels.choose_mode`: one dense call with
+      ``[W; D]``, one grouped call with per-point weights, or a loop of dense calls over the
+      points); BatchNorm is elementwise in ``γ(t)``, ``β(t)``.
+    * otherwise (a one-time note says why): whole forward passes with per-point weights
+      (:mod:`.path_fallback`), ``torch.func.vmap`` of ``torch.func.functional_call`` over the
+      chunk's stacked parameters, or a plain loop over its points, whichever the cost model of
+      :func:`.path_fallback.fallback_mode` prefers. Layer outputs are captured by forward hooks
+      (under ``vmap`` returned from the vmapped function) and cloned, so in-place successors
+      (``ReLU(inplace=True)``) do not alter them.
+
+    ``method="layerwise"``, ``"vmap"`` or ``"loop"`` forces one. Every choice computes the same
+    numbers up to float rounding; a given model, ``x`` size, ``points``, ``chunk_size``, dtype
+    and device always takes the same choice, so repeated calls give the same bits. What can
+    differ between choices is the rounding of ``W + t·D`` against ``L(h; W) + t·L(h; D)`` and
+    the summation order of grouped, batched and dense kernels: float64 ≤ 1e-10 relative to the
+    largest output (measured ~1e-15 on CNNs), float32 ~1e-6 relative per layer, compounding
+    with depth like any float32 rounding (a 50-layer BatchNorm'd CNN: 8e-4 between any two
+    evaluations, the per-point loop included; ``benchmarks/bench_weight_paths.py``).
 
     Args:
         model: any module taking ``x``; not modified.
@@ -283,14 +304,17 @@ def weight_path(
             the loss along the path is recorded too.
         targets: the targets ``y`` passed to ``loss_fn``.
         seed: seeds the random directions.
-        chunk_size: weight vectors per vmapped forward pass.
+        chunk_size: path points per batched forward pass at most (memory: ``chunk_size ×``
+            activations and perturbed parameters).
         dtype: evaluation precision (float64 by default: spectra of nearly linear paths cancel).
+        method: ``"auto"`` (above), ``"layerwise"``, ``"vmap"`` or ``"loop"``.
 
     Returns:
         :class:`PathRecording`, tensors on the CPU in ``dtype``.
 
     Raises:
-        SmoothscopeError: ``points < 4``, ``alpha ≤ 0``, unknown parameter names/prefixes or
+        SmoothscopeError: ``points < 4``, ``alpha ≤ 0``, an unknown ``method`` (or
+            ``"layerwise"`` for a model it does not cover), unknown parameter names/prefixes or
             module names, a zero direction, or NaN/inf along the path (naming the first layer,
             in forward order, where it appears, with the t and direction).
     """
@@ -302,6 +326,8 @@ def weight_path(
         raise SmoothscopeError(f"points: expected at least {MIN_POINTS}, got {points}")
     n_directions = positive(n_directions, "n_directions", integer=True)
     chunk_size = positive(chunk_size, "chunk_size", integer=True)
+    if method not in METHODS:
+        raise SmoothscopeError(f"method: expected one of {METHODS}, got {method!r}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise SmoothscopeError(f"seed: expected an int, got {seed!r}")
     if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
@@ -414,95 +440,30 @@ def weight_path(
 
     def check(values, order, d):  # NaN/inf of one direction's values along the whole path
         j_of, d_of = torch.arange(points), torch.full((points,), d)
-        _check_chunk(values, layers, order, loss_fn is not None, t, j_of, d_of)
+        check_chunk(values, layers, order, loss_fn is not None, t, j_of, d_of)
 
-    # linear in each layer's weights where every parametrised module allows it (fast, dense
-    # calls); else None after a one-time note, and the vmap evaluation below
-    store = linear_recording(evaluator, x, params, names, lambda d: directions.chunk([d])[d],
-                             n_directions, steps, layers, chunk_size=chunk_size, dtype=dtype,
-                             loss_fn=loss_fn, targets=targets, check=check)  # fmt: skip
-    if store is not None:
-        loss = store[len(layers)] if loss_fn is not None else None
-        outputs = dict(zip(layers, store[: len(layers)], strict=True))
-        return PathRecording(t=t, alpha=alpha, outputs=outputs, loss=loss,
-                             parameters=tuple(names), direction=kind, seed=seed)  # fmt: skip
-    recorder = _Recorder(evaluator, layers)
-
-    def forward(perturbed: dict[str, torch.Tensor]):
-        recorder.clear()
-        out = _first_tensor(functional_call(evaluator, perturbed, (x,)), OUTPUT)
-        values = recorder.values(out, layers)
-        if loss_fn is not None:
-            values.append(loss_fn(out, targets).reshape(()))
-        return tuple(values)
-
-    batched = vmap(forward)
-    total = points * n_directions
-    store: list[torch.Tensor] | None = None
-    order: list[str] = []
-    try:
-        with torch.no_grad():
-            for start in range(0, total, chunk_size):
-                stop = min(start + chunk_size, total)
-                flat = torch.arange(start, stop)
-                d_of, j_of = flat // points, flat % points
-                # direction-major order: the chunk is a few runs of consecutive points per direction
-                runs = [
-                    (d, max(start, d * points) - start, min(stop, (d + 1) * points) - start)
-                    for d in range(start // points, (stop - 1) // points + 1)
-                ]
-                current = directions.chunk([d for d, _, _ in runs])
-                stacked_params = {}
-                for i, n in enumerate(names):
-                    shape = (-1,) + (1,) * params[n].dim()
-                    parts = [
-                        torch.addcmul(
-                            params[n], steps[j_of[a:b].to(device)].reshape(shape), current[d][i]
-                        )
-                        for d, a, b in runs
-                    ]
-                    stacked_params[n] = parts[0] if len(parts) == 1 else torch.cat(parts)
-                values = batched(stacked_params)
-                if store is None:
-                    order = [*recorder.order]  # forward order of the hooked modules
-                    store = [
-                        torch.empty((points, n_directions, *v.shape[1:]), dtype=dtype)
-                        for v in values
-                    ]
-                _check_chunk(values, layers, order, loss_fn is not None, t, j_of, d_of)
-                for buf, v in zip(store, values, strict=True):
-                    v = v.detach().to("cpu")
-                    for d, a, b in runs:
-                        buf[int(j_of[a]) : int(j_of[a]) + b - a, d] = v[a:b]
-    finally:
-        recorder.remove()
-    outputs = dict(zip(layers, store[: len(layers)], strict=True))
+    # the layerwise evaluation where every parametrised module allows it (.linear_paths: all
+    # points of a chunk in one batch, each perturbed layer at its cheapest mode); else whole
+    # forward passes per point, vmapped or looped (.path_fallback)
+    store = None
+    if method in ("auto", "layerwise"):
+        if method == "layerwise" and (reason := linear_path_support(evaluator)) is not None:
+            raise SmoothscopeError(f"method: 'layerwise' does not apply to this model ({reason})")
+        store = linear_recording(evaluator, x, params, names, lambda d: directions.chunk([d])[d],
+                                 n_directions, steps, layers, chunk_size=chunk_size, dtype=dtype,
+                                 loss_fn=loss_fn, targets=targets, check=check,
+                                 note=method == "auto")  # fmt: skip
+        if store is None and method == "layerwise":
+            raise SmoothscopeError("method: 'layerwise' does not apply to this model (it moves "
+                                   "the batch axis, or linear_paths.ENABLED is off)")  # fmt: skip
+    if store is None:
+        flops, calls, point_bytes = shape_pass(evaluator, x)
+        mode = method if method in FALLBACK_MODES else fallback_mode(flops, calls, dtype, device)
+        store = fallback_recording(evaluator, x, params, names, directions.chunk, n_directions, t,
+                                   steps, layers, mode=mode, chunk_size=chunk_size,
+                                   point_bytes=point_bytes, dtype=dtype, loss_fn=loss_fn,
+                                   targets=targets)  # fmt: skip
     loss = store[len(layers)] if loss_fn is not None else None
-    return PathRecording(
-        t=t,
-        alpha=alpha,
-        outputs=outputs,
-        loss=loss,
-        parameters=tuple(names),
-        direction=kind,
-        seed=seed,
-    )
-
-
-def _check_chunk(values, layers, order, has_loss, t, j_of, d_of) -> None:
-    """Raise on the first layer, in forward order, with NaN/inf in this chunk."""
-    index = {n: i for i, n in enumerate(layers)}
-    sequence = [n for n in order if n in index] + [n for n in layers if n not in order]
-    if has_loss:
-        sequence.append("<loss>")
-        index["<loss>"] = len(layers)
-    for name in sequence:
-        v = values[index[name]]
-        bad = ~torch.isfinite(v.reshape(v.shape[0], -1)).all(dim=1)
-        if bool(bad.any()):
-            first = int(bad.nonzero()[0])
-            label = {OUTPUT: "the model output", "<loss>": "the loss"}.get(name, f"layer {name!r}")
-            raise SmoothscopeError(
-                f"weight_path: expected finite values along the path, got NaN or inf in {label} "
-                f"at t = {float(t[j_of[first]]):.4g} of direction {int(d_of[first])}"
-            )
+    outputs = dict(zip(layers, store[: len(layers)], strict=True))
+    return PathRecording(t=t, alpha=alpha, outputs=outputs, loss=loss, parameters=tuple(names),
+                         direction=kind, seed=seed)  # fmt: skip
