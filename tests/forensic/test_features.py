@@ -1,4 +1,5 @@
-"""The streamed feature extractor: closed forms, streaming = one shot, bad input."""
+"""The streamed feature extractor: closed forms, scale invariance, quantisation, streaming = one
+shot, bad input."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import pytest
 import torch
 
 from smoothscope import SmoothscopeError
-from smoothscope.forensic.features import FEATURE_NAMES, batch_features, video_features
+from smoothscope.forensic.features import (
+    FEATURE_NAMES,
+    MIN_FRAMES,
+    batch_features,
+    kink_filters,
+    video_features,
+)
+from smoothscope.forensic.pipelines import apply_pipeline
 
 T, H, W = 40, 6, 5
 
@@ -24,7 +32,8 @@ def ramp_video(kink: bool) -> torch.Tensor:
 def test_a_linear_video_has_no_nonsmoothness_and_a_relu_one_a_kink_per_pixel():
     smooth = video_features(ramp_video(False)).as_dict()
     assert smooth["peak_share"] == 0.0 and smooth["peak_rate"] == 0.0
-    assert smooth["log_d2_over_d1"] < -10  # |δ²| is rounding noise
+    assert smooth["log_d2_over_d1"] < -5  # |δ²| is rounding noise (floored at 1e-6 level)
+    assert smooth["kink_rate_4"] == 0.0 and smooth["kink_energy_ratio"] == pytest.approx(0.0)
     kinked = video_features(ramp_video(True))
     values = kinked.as_dict()
     # one kink per pixel: exactly one nonzero second difference per series, a peak
@@ -35,16 +44,55 @@ def test_a_linear_video_has_no_nonsmoothness_and_a_relu_one_a_kink_per_pixel():
     assert values["peak_clustering"] == 1.0
     assert np.array_equal(kinked.peak_map, np.ones((H, W)))
     assert kinked.frames == T
+    assert values["kink_rate_8"] > 0 and values["kink_energy_ratio"] > 0.2
 
 
-def test_features_are_scale_invariant_but_for_the_paper_level():
+@pytest.mark.parametrize("scale", [7.0, 1e100, 1e-100, 1e300, -2.0])
+def test_features_do_not_depend_on_the_intensity_scale_and_are_never_nan(scale):
     video = (
         ramp_video(True)
         + 0.3 * torch.sin(torch.linspace(0, 3, T, dtype=torch.float64))[:, None, None]
     )
     a = video_features(video).values
-    b = video_features(7.0 * video).values
-    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    b = video_features(scale * video + 5 * scale).values
+    assert np.isfinite(b).all()
+    if scale > 0:
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_the_filters_ignore_cubic_motion_and_the_noise_filter_a_centred_kink():
+    kink, noise = kink_filters()
+    j = torch.arange(-3, 4, dtype=torch.float64)
+    for poly in (torch.ones(7, dtype=torch.float64), j, j**2, j**3):
+        assert abs(float(kink @ poly)) < 1e-12 and abs(float(noise @ poly)) < 1e-12
+    hinge = torch.relu(j)
+    assert abs(float(noise @ hinge)) < 1e-12 and float(kink @ hinge) > 0.3
+    assert float(kink.norm()) == pytest.approx(1.0) and float(noise.norm()) == pytest.approx(1.0)
+
+
+def test_white_noise_has_no_kink_excess_and_a_static_video_stays_finite():
+    noise = torch.randn(64, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    values = video_features(noise).as_dict()
+    assert abs(values["kink_energy_ratio"]) < 0.05
+    assert values["d2_lag1_corr"] == pytest.approx(-2 / 3, abs=0.03)
+    static = video_features(torch.rand(12, 5, 5, dtype=torch.float64)[:1].repeat(12, 1, 1))
+    assert np.isfinite(static.values).all()
+    assert static.as_dict()["log_activity"] == pytest.approx(-3.0)
+
+
+def test_8bit_rounding_of_smooth_motion_stays_below_the_floor_and_kinks_do_not():
+    t = torch.linspace(0, 1, 48, dtype=torch.float64)[:, None, None]
+    x = torch.linspace(0, 6, 12, dtype=torch.float64)[None, :, None]
+    y = torch.linspace(0, 4, 12, dtype=torch.float64)[None, None, :]
+    smooth = torch.sin(x + y + 5 * t)  # moves by a few 8-bit levels per frame
+    kinked = torch.relu(smooth - 0.2) - 0.5 * torch.relu(-smooth - 0.4)
+    stored = apply_pipeline("quant8", torch.stack([smooth, kinked])[:, :, None])
+    plain, bent = (video_features(v).as_dict() for v in stored)
+    assert plain["kink_rate_8"] == 0.0 and plain["log_noise_floor"] == pytest.approx(
+        np.log10(1 / np.sqrt(12)), abs=0.05
+    )
+    assert bent["kink_rate_8"] > 0.01
+    assert bent["kink_excess_ratio"] > plain["kink_excess_ratio"] + 0.3
 
 
 def test_streaming_in_chunks_and_windows_matches_one_shot():
@@ -57,7 +105,7 @@ def test_streaming_in_chunks_and_windows_matches_one_shot():
     np.testing.assert_array_equal(whole.values, chunks.values)
     windowed = video_features(iter(torch.split(video, 37)), window=64)
     # sums of |δ²|, |δ¹| and the moments do not depend on the windows; peaks are per window
-    for name in ("log_ave_nonsmooth", "log_d2_over_d1", "log_kurtosis"):
+    for name in ("log_ave_nonsmooth", "log_d2_over_d1", "log_kurtosis", "kink_energy_ratio"):
         i = FEATURE_NAMES.index(name)
         assert windowed.values[i] == pytest.approx(whole.values[i], rel=1e-9)
     assert windowed.frames == whole.frames == 200
@@ -73,7 +121,17 @@ def test_batch_features_stacks_rows():
 @pytest.mark.parametrize(
     ("video", "message"),
     [
-        (torch.zeros(2, 4, 4), "at least 3 frames"),
+        (torch.zeros(2, 4, 4), f"at least {MIN_FRAMES} frames"),
+        (torch.zeros(MIN_FRAMES - 1, 4, 4), f"at least {MIN_FRAMES} frames"),
+        (
+            iter(
+                [
+                    torch.ones(300, 2, 2, dtype=torch.float64),
+                    torch.full((20, 2, 2), 1e200, dtype=torch.float64),
+                ]
+            ),
+            "magnitude",
+        ),
         (torch.full((5, 4, 4), float("nan")), "finite"),
         (torch.zeros(5, 4), r"\[T, H, W\]"),
         (iter([torch.zeros(3, 4, 4), torch.zeros(3, 5, 4)]), "shape"),

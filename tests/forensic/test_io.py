@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from smoothscope import SmoothscopeError
-from smoothscope.forensic.io import VIDEO_EXTRA_HINT, open_video
+from smoothscope.forensic.features import MIN_FRAMES
+from smoothscope.forensic.io import MAX_FRAME_PIXELS, VIDEO_EXTRA_HINT, open_video
 
 
 def frames(t=12, h=8, w=8):
@@ -88,7 +89,7 @@ def test_bad_inputs_raise_one_error_each(tmp_path):
     Image.fromarray(np.zeros((8, 9), np.uint8)).save(folder / "1.png")
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "2.png")
     cases = {
-        "short.npy": "at least 3 frames",
+        "short.npy": f"at least {MIN_FRAMES} frames",
         "flat.npy": r"\[T, H, W\]",
         "text.npy": "numeric",
         "junk.mp4": "could not decode",
@@ -100,3 +101,64 @@ def test_bad_inputs_raise_one_error_each(tmp_path):
             read(tmp_path / name)
     with pytest.raises(SmoothscopeError, match="finite"):
         read(tmp_path / "nan.npy")
+
+
+def test_integer_sources_report_their_bits(tmp_path):
+    np.save(tmp_path / "u8.npy", (frames() * 255).astype(np.uint8))
+    np.save(tmp_path / "f.npy", frames())
+    assert open_video(tmp_path / "u8.npy").bits == 8
+    assert open_video(tmp_path / "f.npy").bits is None
+
+
+def hostile_npz(path, shape=(2**40, 2**15), member="video.npy"):
+    """An .npz of a few bytes whose array header claims ``shape`` float64 (71 PiB by default)."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": shape}
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, header.getvalue() + b"\0" * 64)
+
+
+def test_hostile_array_headers_are_refused_before_reading(tmp_path):
+    hostile_npz(tmp_path / "huge.npz")
+    with pytest.raises(SmoothscopeError, match="PiB") as info:
+        open_video(tmp_path / "huge.npz")
+    assert "\n" not in str(info.value)
+    # a .npy whose header claims more than the file holds
+    with open(tmp_path / "huge.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "<f8", "fortran_order": False, "shape": (2**40, 8, 8)}
+        )
+        fh.write(b"\0" * 64)
+    with pytest.raises(SmoothscopeError, match="header claims"):
+        open_video(tmp_path / "huge.npy")
+
+
+@pytest.mark.parametrize("side", [20000, 9000])
+def test_a_png_claiming_a_huge_frame_is_refused_before_decoding(tmp_path, side):
+    """A PNG header claiming side × side pixels (the IDAT holds almost nothing): 20000² is a
+    decompression bomb for Pillow, 9000² (81 M) passes Pillow's check but not ours."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t in range(MIN_FRAMES):
+        (folder / f"{t}.png").write_bytes(png)
+    with pytest.raises(SmoothscopeError, match=f"{MAX_FRAME_PIXELS:,} pixels") as info:
+        open_video(folder)
+    assert "\n" not in str(info.value)

@@ -116,3 +116,17 @@ def test_noise_has_the_requested_snr_and_quantisation_256_levels():
 
 def test_smooth_processings_are_all_listed():
     assert set(SMOOTH_PROCESSINGS) == {"blur", "resize", "gamma", "affine"}
+
+
+@pytest.mark.parametrize("content", ["digits", "photos", "ellipsoid", "ramps"])
+def test_speed_scales_the_motion(content):
+    slow, fast = (
+        authentic_videos(content, 2, frames=12, size=16, generator=gen(), speed=s) for s in (1, 3)
+    )
+    assert torch.equal(slow, authentic_videos(content, 2, frames=12, size=16, generator=gen()))
+    change = [float((v[:, 1:] - v[:, :-1]).abs().mean()) for v in (slow, fast)]
+    assert 1.5 < change[1] / change[0] < 4.5
+    with pytest.raises(SmoothscopeError, match="speed"):
+        authentic_videos(content, 1, generator=gen(), speed=0)
+    with pytest.raises(SmoothscopeError, match="speed"):
+        authentic_videos(content, 1, generator=gen(), speed=1e6)

@@ -64,7 +64,9 @@ SMOOTH_PROCESSINGS = ("blur", "resize", "gamma", "affine")
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 """Where Debian's ``dataset-fashion-mnist`` puts the IDX files."""
 MAX_TURN = 30.0
-"""Rotating templates turn by at most this many degrees over a video."""
+"""Rotating templates turn by at most this many degrees over a video (at ``speed = 1``)."""
+MAX_SPEED = 64.0
+"""Largest ``speed`` of :func:`authentic_videos`."""
 
 
 def available_contents(fashion_dir: str | None = None) -> tuple[str, ...]:
@@ -162,14 +164,15 @@ def _linear(a: torch.Tensor, b: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 def _turning(
-    templates: torch.Tensor, frames: int, size: int, generator: torch.Generator
+    templates: torch.Tensor, frames: int, size: int, generator: torch.Generator, speed: float
 ) -> torch.Tensor:
-    """Each template turning at constant speed (≤ ``MAX_TURN`` degrees): ``[V, T, C, s, s]``."""
+    """Each template turning at constant speed (≤ ``speed · MAX_TURN`` degrees over the video):
+    ``[V, T, C, s, s]``."""
     videos = []
     for template in templates:
         start, end = (
             torch.rand(2, generator=generator, dtype=torch.float64) * 2 - 1
-        ) * math.radians(MAX_TURN)
+        ) * math.radians(MAX_TURN * speed)
         angle = _linear(start, end, frames)
         zoom = torch.ones(frames, dtype=torch.float64)
         shift = torch.zeros(frames, 2, dtype=torch.float64)
@@ -187,19 +190,31 @@ def _photo_grey() -> torch.Tensor:
     return F.avg_pool2d(x, 2)
 
 
-def _photo_videos(n: int, frames: int, size: int, generator: torch.Generator) -> torch.Tensor:
+def _photo_videos(
+    n: int, frames: int, size: int, generator: torch.Generator, speed: float
+) -> torch.Tensor:
     photos = _photo_grey()
-    m = 2 * size
+    height, width = photos.shape[-2:]
+    base = 2 * size
+    # faster motion reaches further: the crop (twice the frame at speed ≤ 1) grows about the
+    # same centre, so that the sample points stay off its periodic extension and a video
+    # shows the same scene at every speed
+    m = min(base if speed <= 1 else math.ceil(size * (2.1 + speed / 4)), height, width)
     videos = []
     for _ in range(n):
         which = int(torch.randint(0, photos.shape[0], (1,), generator=generator))
-        top = int(torch.randint(0, photos.shape[-2] - m + 1, (1,), generator=generator))
-        left = int(torch.randint(0, photos.shape[-1] - m + 1, (1,), generator=generator))
+        top = int(torch.randint(0, height - base + 1, (1,), generator=generator))
+        left = int(torch.randint(0, width - base + 1, (1,), generator=generator))
+        top = min(max(top + (base - m) // 2, 0), height - m)
+        left = min(max(left + (base - m) // 2, 0), width - m)
         crop = photos[which, :, top : top + m, left : left + m]
         u = torch.rand(8, generator=generator, dtype=torch.float64) * 2 - 1
-        angle = _linear(u[0] * math.radians(5), u[1] * math.radians(5), frames)
-        zoom = _linear(1 + 0.1 * u[2], 1 + 0.1 * u[3], frames)
-        shift = _linear(u[4:6] * size / 8, u[6:8] * size / 8, frames)
+        turn = math.radians(5) * speed
+        zoom_range = 0.1 * min(speed, 2.0)
+        pan = size / 8 * speed
+        angle = _linear(u[0] * turn, u[1] * turn, frames)
+        zoom = _linear(1 + zoom_range * u[2], 1 + zoom_range * u[3], frames)
+        shift = _linear(u[4:6] * pan, u[6:8] * pan, frames)
         videos.append(bandlimited_warp(crop, angle, zoom, shift, size=size, taper=True))
     return torch.stack(videos)
 
@@ -223,6 +238,7 @@ def authentic_videos(
     size: int = 28,
     generator: torch.Generator,
     fashion_dir: str | None = None,
+    speed: float = 1.0,
 ) -> torch.Tensor:
     """``n`` authentic smooth videos of one content (see the module docstring).
 
@@ -233,6 +249,11 @@ def authentic_videos(
         size: frame side (a multiple of 4: the autoencoders pool twice).
         generator: source of all randomness.
         fashion_dir: folder of the Fashion-MNIST IDX files (default :data:`FASHION_DIR`).
+        speed: how far things move over the video, as a multiple of the module docstring's
+            ranges (turns of ``speed · MAX_TURN``, pans of ``speed · size / 8``, light paths
+            and noise ramps ``speed`` times longer; the photos' zoom range grows to at most
+            twice its default). Real footage moves faster than the defaults: at ``speed = 1``
+            most pixels change by about one 8-bit level per frame.
 
     Returns:
         float64 ``[n, T, 1, size, size]``.
@@ -245,19 +266,28 @@ def authentic_videos(
     generator = check_generator(generator)
     if frames < 3:
         raise SmoothscopeError(f"frames: expected at least 3, got {frames}")
+    speed = positive(speed, "speed")
+    if not speed <= MAX_SPEED:
+        raise SmoothscopeError(f"speed: expected at most {MAX_SPEED:g}, got {speed}")
     if content == "ellipsoid":
         lights = ellipsoid.random_light_paths(n, frames, generator=generator)
+        middle = lights.mean(dim=1, keepdim=True)
+        lights = middle + speed * (lights - middle)
         video = ellipsoid.render_ellipsoid(lights.reshape(-1, 2), size=size)
         return video.reshape(n, frames, 1, size, size)
     if content == "photos":
-        return _photo_videos(n, frames, size, generator)
+        return _photo_videos(n, frames, size, generator, speed)
     if content == "fashion":
-        return _turning(_fashion(n, size, generator, fashion_dir), frames, size, generator)
+        templates = _fashion(n, size, generator, fashion_dir)
+        return _turning(templates, frames, size, generator, speed)
     pool = digits_data.load_sklearn_digits(digit=None, size=size)
     pick = torch.randperm(pool.shape[0], generator=generator)[:n]
     if content == "digits":
-        return _turning(pool[pick], frames, size, generator)
-    return digits_data.noise_ramp_videos(pool[pick], frames=frames, generator=generator)
+        return _turning(pool[pick], frames, size, generator, speed)
+    ramps = digits_data.noise_ramp_videos(pool[pick], frames=frames, generator=generator)
+    return (
+        ramps if speed == 1 else pool[pick].unsqueeze(1) + speed * (ramps - pool[pick].unsqueeze(1))
+    )
 
 
 # ---------------------------------------------------------------------------------------------

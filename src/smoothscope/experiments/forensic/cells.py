@@ -5,15 +5,18 @@ Two stages of independent cells:
 1. ``train_cell``: one network per family (:mod:`smoothscope.forensic.processors`) is trained
    on frames of authentic videos (:func:`training_frames`); the same network at initialisation
    is kept too;
-2. ``features_cell``: per content, authentic smooth videos (:mod:`smoothscope.forensic.videos`)
-   are passed through every network (at init and trained) and through the smooth non-network
-   processings (labelled authentic); the features of every video (:func:`feature_rows`) are
-   stored, also after each robustness perturbation of the test half (:func:`perturbation_names`)
-   and after each augmentation of every video.
+2. ``features_cell``: per content and half (training or test source videos), authentic smooth
+   videos (:mod:`smoothscope.forensic.videos`, each at its own speed) are passed through every
+   network (at init and trained) and through the smooth non-network processings (labelled
+   authentic); each version then goes through storage pipelines
+   (:mod:`smoothscope.forensic.pipelines`): a test video through every pipeline of the config,
+   a training video through ``float``, ``quant8`` and ``train_pipelines`` others drawn at
+   random (:func:`pipelines_of`). The features of every stored video (:func:`feature_rows`)
+   are written to ``features.npz``.
 
-Where things are: the videos (authentic, processed, perturbed) in the first section below; the
-features of a batch of videos in :func:`feature_rows`; the file each feature cell writes,
-``features.npz``, is read back by :func:`load_table`, at the end.
+Where things are: the videos (authentic, processed, stored) in the first section below; the
+features of a batch of videos in :func:`feature_rows`; ``features.npz`` is read back by
+:func:`load_table`, at the end.
 """
 
 from __future__ import annotations
@@ -29,16 +32,13 @@ from ..._errors import SmoothscopeError
 from ..._io import load_state_dict, save_npz, save_state_dict
 from ...forensic.baseline import dct_features
 from ...forensic.features import video_features
+from ...forensic.pipelines import apply_pipeline, codecs_available, pipeline_family
 from ...forensic.processors import VARIANTS, build_processor, process_videos, train_processor
 from ...forensic.videos import (
     SMOOTH_PROCESSINGS,
-    add_noise,
     authentic_videos,
     available_contents,
-    jpeg_frames,
-    quantize_8bit,
     smooth_processing,
-    subsample,
 )
 from ...sweep import Cell, CellContext, derive_seed
 from .config import ForensicConfig
@@ -50,8 +50,10 @@ __all__ = [
     "feature_rows",
     "features_cell",
     "load_table",
-    "perturbation_names",
+    "pipelines_here",
+    "pipelines_of",
     "plan",
+    "source_videos",
     "train_cell",
     "training_frames",
     "variant_names",
@@ -63,13 +65,23 @@ package re-exports the cell functions so that these paths resolve)."""
 
 
 # ---------------------------------------------------------------------------------------------
-# the videos: authentic, processed, perturbed
+# the videos: authentic, processed, stored
 
 
 def contents_here(config: ForensicConfig) -> tuple[str, ...]:
     """The config's contents that can be generated on this machine (Fashion-MNIST may lack)."""
     here = available_contents(config.fashion_dir)
     return tuple(c for c in config.contents if c in here)
+
+
+def pipelines_here(config: ForensicConfig) -> tuple[str, ...]:
+    """The config's pipelines that can run here (the codecs need PyAV and their encoders)."""
+    codecs = codecs_available()
+    return tuple(
+        p
+        for p in config.pipelines
+        if pipeline_family(p) not in ("h264", "mpeg4") or pipeline_family(p) in codecs
+    )
 
 
 def variant_names(families: tuple[str, ...]) -> list[str]:
@@ -82,26 +94,45 @@ def variant_names(families: tuple[str, ...]) -> list[str]:
     )
 
 
-def perturbation_names(config: dict[str, Any]) -> list[str]:
-    """Robustness perturbations (of the test half) and augmentations (of every video)."""
-    names = (
-        [f"noise:{s:g}" for s in config["snrs"]]
-        + ["quant8"]
-        + [f"jpeg:{q}" for q in config["jpeg_qualities"]]
-        + [f"subsample:{f}" for f in config["subsample_factors"]]
+def pipelines_of(
+    pipelines: list[str], source: int, variant: int, *, test: bool, extra: int, seed: int
+) -> list[int]:
+    """Indices (into ``pipelines``) of the pipelines one stored video goes through.
+
+    A test video goes through every pipeline; a training video through ``float``, ``quant8``
+    (when listed) and ``extra`` of the others, drawn at random for each (source, variant).
+    """
+    if test:
+        return list(range(len(pipelines)))
+    always = [i for i, p in enumerate(pipelines) if p in ("float", "quant8")]
+    others = [i for i in range(len(pipelines)) if i not in always]
+    rng = np.random.default_rng(derive_seed(seed, "pipelines", source, variant))
+    pick = rng.permutation(len(others))[: min(extra, len(others))]
+    return sorted(always + [others[i] for i in pick])
+
+
+def source_videos(config: dict[str, Any]) -> tuple[torch.Tensor, np.ndarray]:
+    """The content's source videos ``[N, T, 1, S, S]`` (all halves, so a source is the same
+    video whichever cell makes it) and each one's speed ``[N]``, log-uniform in ``speeds``."""
+    generator = torch.Generator().manual_seed(config["seed"])
+    low, high = config["speeds"]
+    u = torch.rand(config["videos"], generator=generator, dtype=torch.float64)
+    speeds = np.exp(np.log(low) + u.numpy() * (np.log(high) - np.log(low)))
+    videos = torch.cat(
+        [
+            authentic_videos(
+                config["content"],
+                1,
+                frames=config["frames"],
+                size=config["size"],
+                generator=generator,
+                fashion_dir=config["fashion_dir"],
+                speed=float(s),
+            )
+            for s in speeds
+        ]
     )
-    return names + [a for a in config["augment"] if a not in names]
-
-
-def _perturb(name: str, videos: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    kind, _, value = name.partition(":")
-    if kind == "noise":
-        return add_noise(videos, float(value), generator=generator)
-    if kind == "quant8":
-        return quantize_8bit(videos)
-    if kind == "jpeg":
-        return jpeg_frames(videos, int(value))
-    return subsample(videos, int(value))
+    return videos, speeds
 
 
 def training_frames(config: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,17 +162,30 @@ def training_frames(config: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]
 # the features of a batch of videos
 
 
-def feature_rows(videos: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Nonsmoothness features, DCT features, AveNonSmooth and |δ²|/|δ¹| maps of each video."""
+def feature_rows(
+    videos: torch.Tensor, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nonsmoothness features, DCT features, AveNonSmooth and kink maps of each video of
+    ``[V, T, C, H, W]``; the DCT baseline reads frames brought back to ``size × size``
+    (bilinear) when a pipeline resized them, so that its columns stay the same."""
     feats = [video_features(v) for v in videos]
     ave = torch.stack(
         [(v[2:] + v[:-2] - 2 * v[1:-1]).abs().mean() for v in videos.to(torch.float64)]
     )
+    frames = videos
+    if videos.shape[-2:] != (size, size):
+        v, t, c = videos.shape[:3]
+        frames = torch.nn.functional.interpolate(
+            videos.reshape(v * t, c, *videos.shape[-2:]),
+            size=(size, size),
+            mode="bilinear",
+            align_corners=False,
+        ).reshape(v, t, c, size, size)
     return (
         np.stack([f.values for f in feats]),
-        dct_features(videos),
+        dct_features(frames),
         ave.numpy(),
-        np.stack([f.ratio_map for f in feats]),
+        np.stack([f.kink_map for f in feats]),
     )
 
 
@@ -167,58 +211,69 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     return summary
 
 
+def _processed(
+    variant: str, videos: torch.Tensor, config: dict[str, Any], ctx: CellContext, vi: int
+) -> torch.Tensor:
+    if variant == "authentic":
+        return videos
+    if variant.startswith("smooth:"):
+        generator = torch.Generator().manual_seed(derive_seed(config["seed"], "smooth", vi))
+        return smooth_processing(variant[7:], videos, generator=generator)
+    _, family, state = variant.split(":")
+    model = build_processor(family, seed=config["init_seeds"][family])
+    if state == "trained":
+        model.load_state_dict(
+            load_state_dict(ctx.path_of(config["model_cells"][family]) / "model.pt")
+        )
+    return process_videos(model, videos)
+
+
 def features_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
-    """All variants of one content's videos, clean and perturbed; writes ``features.npz``."""
-    generator = torch.Generator().manual_seed(config["seed"])
-    videos = authentic_videos(
-        config["content"],
-        config["videos"],
-        frames=config["frames"],
-        size=config["size"],
-        generator=generator,
-        fashion_dir=config["fashion_dir"],
-    )
-    test = np.asarray(config["test_sources"])
+    """Every variant of one content's source videos of one half, through their pipelines;
+    writes ``features.npz``."""
+    videos, speeds = source_videos(config)
+    sources = np.asarray(config["sources"])
+    videos = videos[sources]
+    pipelines = config["pipelines"]
     columns: dict[str, list[Any]] = {
-        k: [] for k in ("ns", "dct", "ave", "variant", "source", "pert")
+        k: [] for k in ("ns", "dct", "ave", "variant", "source", "pipe", "speed")
     }
     maps = []
-    perturbations = perturbation_names(config)
     for vi, variant in enumerate(config["variants"]):
-        if variant == "authentic":
-            out = videos
-        elif variant.startswith("smooth:"):
-            out = smooth_processing(variant[7:], videos, generator=generator)
-        else:
-            _, family, state = variant.split(":")
-            model = build_processor(family, seed=config["init_seeds"][family])
-            if state == "trained":
-                cell = ctx.path_of(config["model_cells"][family])
-                model.load_state_dict(load_state_dict(cell / "model.pt"))
-            out = process_videos(model, videos)
-        batches = [("none", out, np.arange(out.shape[0]))]
-        for pi, name in enumerate(perturbations):
-            pert_gen = torch.Generator().manual_seed(derive_seed(config["seed"], name, vi, pi))
-            sources = np.arange(out.shape[0]) if name in config["augment"] else test
-            batches.append((name, _perturb(name, out[sources], pert_gen), sources))
-        for name, batch, sources in batches:
-            ns, dct, ave, ratio_maps = feature_rows(batch)
+        out = _processed(variant, videos, config, ctx, vi)
+        chosen = [
+            pipelines_of(
+                pipelines,
+                int(s),
+                vi,
+                test=config["test"],
+                extra=config["train_pipelines"],
+                seed=config["seed"],
+            )
+            for s in sources
+        ]
+        for pi, name in enumerate(pipelines):
+            rows = np.array([i for i, c in enumerate(chosen) if pi in c], dtype=np.int64)
+            if rows.size == 0:
+                continue
+            generator = torch.Generator().manual_seed(derive_seed(config["seed"], name, vi))
+            stored = apply_pipeline(name, out[torch.from_numpy(rows)], generator=generator)
+            ns, dct, ave, kink_maps = feature_rows(stored, config["size"])
             columns["ns"].append(ns)
             columns["dct"].append(dct)
             columns["ave"].append(ave)
-            columns["variant"].append(np.full(len(sources), vi))
-            columns["source"].append(sources)
-            columns["pert"].append(np.full(len(sources), ["none", *perturbations].index(name)))
-            if name == "none":
-                maps.append(ratio_maps[0])
-                if vi == 0 or variant.startswith("net:ae_relu"):
-                    maps.append(batch[0, batch.shape[1] // 2, 0].numpy())
-    save_npz(
-        ctx.out / "features.npz",
-        **{k: np.concatenate(v) for k, v in columns.items()},
-        ratio_maps=np.stack(maps),
-    )
-    return {"rows": int(sum(len(v) for v in columns["source"]))}
+            columns["variant"].append(np.full(rows.size, vi))
+            columns["source"].append(sources[rows])
+            columns["pipe"].append(np.full(rows.size, pi))
+            columns["speed"].append(speeds[sources[rows]])
+            if name == "float" and sources[0] == 0:  # the figure's maps: source video 0
+                maps.append(kink_maps[0])
+                maps.append(stored[0, stored.shape[1] // 2, 0].numpy())
+    arrays = {k: np.concatenate(v) for k, v in columns.items()}
+    if maps:
+        arrays["maps"] = np.stack(maps)
+    save_npz(ctx.out / "features.npz", **arrays)
+    return {"rows": int(arrays["source"].size)}
 
 
 def plan(config: ForensicConfig) -> tuple[list[list[Cell]], list[Cell], list[str], list[str]]:
@@ -227,6 +282,12 @@ def plan(config: ForensicConfig) -> tuple[list[list[Cell]], list[Cell], list[str
     if config.holdout_content not in contents:
         raise SmoothscopeError(
             f"holdout_content: {config.holdout_content!r} cannot be generated here"
+        )
+    pipelines = pipelines_here(config)
+    if "float" not in pipelines or len(pipelines) < 2:
+        raise SmoothscopeError(
+            f"pipelines: none of the lossy pipelines {config.pipelines} can run here (the "
+            "codecs need the 'video' extra: pip install 'smoothscope[video]')"
         )
     data = {
         "contents": list(contents),
@@ -255,33 +316,34 @@ def plan(config: ForensicConfig) -> tuple[list[list[Cell]], list[Cell], list[str
     }
     variants = variant_names(config.families)
     feature_cells = []
+    n = config.videos_per_content
     for content in contents:
-        order = np.random.default_rng(derive_seed(config.seed, "split", content)).permutation(
-            config.videos_per_content
-        )
-        feature_cells.append(
-            Cell(
-                f"{PACKAGE}:features_cell",
-                {
-                    "content": content,
-                    "videos": config.videos_per_content,
-                    "frames": config.frames,
-                    "size": config.size,
-                    "fashion_dir": config.fashion_dir,
-                    "seed": derive_seed(config.seed, "videos", content),
-                    "test_sources": sorted(int(i) for i in order[config.videos_per_content // 2 :]),
-                    "variants": variants,
-                    "init_seeds": init_seeds,
-                    "model_cells": {f: c.id for f, c in train_cells.items()},
-                    "snrs": list(config.snrs),
-                    "jpeg_qualities": list(config.jpeg_qualities),
-                    "subsample_factors": list(config.subsample_factors),
-                    "augment": list(config.augment),
-                },
-                label=f"features {content}",
-                threads=config.threads_per_cell,
+        order = np.random.default_rng(derive_seed(config.seed, "split", content)).permutation(n)
+        halves = {"train": order[: n // 2], "test": order[n // 2 :]}
+        for half, members in halves.items():
+            feature_cells.append(
+                Cell(
+                    f"{PACKAGE}:features_cell",
+                    {
+                        "content": content,
+                        "videos": n,
+                        "frames": config.frames,
+                        "size": config.size,
+                        "speeds": list(config.speeds),
+                        "fashion_dir": config.fashion_dir,
+                        "seed": derive_seed(config.seed, "videos", content),
+                        "sources": sorted(int(i) for i in members),
+                        "test": half == "test",
+                        "variants": variants,
+                        "init_seeds": init_seeds,
+                        "model_cells": {f: c.id for f, c in train_cells.items()},
+                        "pipelines": list(pipelines),
+                        "train_pipelines": config.train_pipelines,
+                    },
+                    label=f"features {content} {half}",
+                    threads=config.threads_per_cell,
+                )
             )
-        )
     return [list(train_cells.values()), feature_cells], feature_cells, list(contents), variants
 
 
@@ -291,16 +353,29 @@ def plan(config: ForensicConfig) -> tuple[list[list[Cell]], list[Cell], list[str
 
 @dataclass
 class FeatureTable:
-    """Every video of the run: features and labels (one row per video and perturbation)."""
+    """Every stored video of the run: features and labels (one row per video and pipeline).
+
+    Attributes:
+        ns, dct: nonsmoothness and DCT features ``[N, F]``.
+        ave: AveNonSmooth ``[N]``.
+        variant, source, pipe, content: indices ``[N]`` into the run's variants, the content's
+            source videos, the pipelines and the contents.
+        speed: the source video's speed ``[N]``.
+        test: whether the row's source video is a test one ``[N]``.
+        pipelines: the pipelines' names.
+        maps: per content, kink maps and middle frames of source video 0 (float).
+    """
 
     ns: np.ndarray
     dct: np.ndarray
     ave: np.ndarray
     variant: np.ndarray
     source: np.ndarray
-    pert: np.ndarray
+    pipe: np.ndarray
+    speed: np.ndarray
     content: np.ndarray
     test: np.ndarray
+    pipelines: list[str]
     maps: dict[str, np.ndarray]
 
     @property
@@ -310,14 +385,20 @@ class FeatureTable:
 
 
 def load_table(root: Path, cells: list[Cell], contents: list[str]) -> FeatureTable:
-    """The ``features.npz`` of the feature ``cells`` (one per content) under ``root``."""
-    parts = {k: [] for k in ("ns", "dct", "ave", "variant", "source", "pert", "content", "test")}
+    """The ``features.npz`` of the feature ``cells`` (two per content) under ``root``."""
+    keys = ("ns", "dct", "ave", "variant", "source", "pipe", "speed")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in (*keys, "content", "test")}
     maps = {}
-    for ci, cell in enumerate(cells):
+    for cell in cells:
+        ci = contents.index(cell.config["content"])
         with np.load(root / cell.id / "features.npz") as data:
-            for key in ("ns", "dct", "ave", "variant", "source", "pert"):
+            for key in keys:
                 parts[key].append(data[key])
             parts["content"].append(np.full(data["source"].size, ci))
-            parts["test"].append(np.isin(data["source"], cell.config["test_sources"]))
-            maps[contents[ci]] = data["ratio_maps"]
-    return FeatureTable(**{k: np.concatenate(v) for k, v in parts.items()}, maps=maps)
+            parts["test"].append(np.full(data["source"].size, bool(cell.config["test"])))
+            if "maps" in data.files:
+                maps[cell.config["content"]] = data["maps"]
+    pipelines = list(cells[0].config["pipelines"])
+    return FeatureTable(
+        **{k: np.concatenate(v) for k, v in parts.items()}, pipelines=pipelines, maps=maps
+    )
