@@ -34,37 +34,33 @@ from pathlib import Path
 from typing import Any
 
 from smoothscope._errors import SmoothscopeError
-from smoothscope._io import load_json
 from smoothscope.causes import annotate_claims, claim_cause
-from smoothscope.report import PAPERS, check_results, claim_kind, verdict_counts
+from smoothscope.report import PAPERS, claim_kind, verdict_counts
+from smoothscope.report.loading import collect_runs
 from smoothscope.results import VERDICTS
 
 SECTIONS = ("all", "tallies", "claims")
 
 
 def load_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every ``<experiment>/results.json`` under ``folder`` (checked), sorted by experiment,
-    each with ``run_dir`` and ``wall_s`` (``config.json`` to ``results.json`` modification
-    times: the last session of a resumed run)."""
+    """Every ``<experiment>/results.json`` under ``folder``, checked as the report checks them
+    (:func:`smoothscope.report.loading.collect_runs`: a folder with two runs of one experiment
+    is refused, their claims would be counted twice), sorted by experiment, each with
+    ``run_dir`` and ``wall_s`` (``config.json`` to ``results.json`` modification times: the last
+    session of a resumed run)."""
     root = Path(folder)
     if not root.is_dir():
         raise SmoothscopeError(f"run folder: expected a reproduce output folder, got {str(root)!r}")
     runs = []
-    for run_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        path = run_dir / "results.json"
-        if not path.is_file():
-            continue
-        results = dict(check_results(load_json(path), path))
-        results["run_dir"] = str(run_dir)
+    for results in collect_runs(root):
+        run_dir = Path(results["run_dir"])
         config = run_dir / "config.json"
         results["wall_s"] = (
-            path.stat().st_mtime - config.stat().st_mtime if config.is_file() else None
+            (run_dir / "results.json").stat().st_mtime - config.stat().st_mtime
+            if config.is_file()
+            else None
         )
         runs.append(results)
-    if not runs:
-        raise SmoothscopeError(
-            f"run folder: expected <experiment>/results.json under {str(root)!r}, found none"
-        )
     return runs
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from smoothscope import __version__
 from smoothscope._errors import SmoothscopeError
-from smoothscope._io import save_json
+from smoothscope._io import load_json, save_json
 from smoothscope.causes import claim_cause, uses_real_data
 from smoothscope.results import Claim, Control
 
@@ -187,7 +187,7 @@ def test_causes_follow_the_rule(tmp_path):
 def test_control_shown_and_cli(tmp_path, capsys):
     control = Control("A.1/ctrl", "no kink", -0.1, (-0.3, 0.1), "inconclusive")
     run = _write(tmp_path / "std", "standard", {"A.2": "reproduced"})
-    data = results_table.load_json(run / "exp" / "results.json")
+    data = load_json(run / "exp" / "results.json")
     data["claims"][0]["control"] = control.to_dict()
     save_json(run / "exp" / "results.json", data)
     out = tmp_path / "table.md"
@@ -226,7 +226,7 @@ def test_a_claim_decided_under_deviation_is_never_a_disagreement(tmp_path):
     assert "## Protocol vs paper" in text and "### exp" in text
     assert "| `width` | 0.25 | 1 | yes | B §4.3 | fits 60 minutes |" in text
     # results without a ledger are not called disagreements either
-    data = results_table.load_json(run / "exp" / "results.json")
+    data = load_json(run / "exp" / "results.json")
     for c in data["claims"]:
         c.pop("depends_on")
     data.pop("protocol")
@@ -245,3 +245,14 @@ def test_cost_of_deciding_an_inconclusive_claim():
     assert results_table.cost_note(note, None) == " (×3.0 the replicates of this run)"
     assert results_table.cost_note("the interval is not finite: no replicate count", 60) == ""
     assert "deeper network" in results_table.cost_note("needs >= 11 layers (has 10) for", 60)
+
+
+def test_two_runs_of_one_experiment_are_refused_not_counted_twice(tmp_path):
+    run = _write(tmp_path / "std", "standard", {"A.1": "reproduced"})
+    copy = run / "exp-again"
+    copy.mkdir()
+    for name in ("results.json", "config.json"):
+        if (run / "exp" / name).is_file():
+            (copy / name).write_bytes((run / "exp" / name).read_bytes())
+    with pytest.raises(SmoothscopeError, match="two runs of one experiment"):
+        results_table.load_runs(run)
