@@ -38,6 +38,7 @@ from smoothscope.experiments.scale_detection import ScaleDetectionConfig
 from smoothscope.experiments.scale_detection.cells import (
     CHECK_EVERY,
     build_network,
+    effective_weight_decay,
     measure,
     split_data,
     training_backend,
@@ -82,7 +83,7 @@ def _one(args: tuple[str, int, list[float], dict[str, Any], str | None]) -> dict
             *val,
             lr=family["lr"],
             batch_size=config.batch_size,
-            weight_decay=config.weight_decay,
+            weight_decay=effective_weight_decay(family, config.weight_decay, config.ridge),
             rule=InterpolationRule(max(multiples), check_every=CHECK_EVERY),
             max_epochs=config.max_epochs,
             seed=init_seed,

@@ -242,3 +242,36 @@ def test_the_protocol_ledger_is_consistent(tiny_run):
     exponent = next(c for c in results["claims"] if c["id"] == "B.task1.D_exponent")
     assert {"interpolation_multiple", "stopping", "width", "bias"} <= set(exponent["depends_on"])
     assert exponent["replicates"] == {"trained networks": 1, "layers": 3}
+
+
+def test_the_ridge_shrinks_each_filter_weight_as_the_original_code_does():
+    """The original code adds ridge·Σ_l ‖w_l‖²/(H·n_blocks) to the loss of filters w = √fan-in
+    · w_eff trained at lr·H; one SGD step of that term alone shrinks w_eff by 2·lr·ridge/n_blocks,
+    which is what our weight_decay must do to He-scaled filters trained at lr."""
+    import torch
+
+    from smoothscope.experiments.scale_detection.cells import effective_weight_decay
+
+    lr, ridge, depth, width, fan_in = 0.01, 0.01, 10, 32, 96
+    family = {"net": {"depth": depth}}
+    # the original parametrisation: a raw N(0, 1) weight, the ridge term in the loss, lr·H
+    raw = torch.randn(width, width // 3, 3, generator=torch.Generator().manual_seed(0))
+    raw.requires_grad_(True)
+    (ridge * raw.pow(2).sum() / (width * depth)).backward()
+    stepped = raw.detach() - lr * width * raw.grad
+    original = stepped / fan_in**0.5  # the effective filter after one step
+    # ours: the effective filter itself, PyTorch's weight_decay at lr
+    ours = torch.nn.Parameter(raw.detach() / fan_in**0.5)
+    wd = effective_weight_decay(family, ridge, "per-layer")
+    optimizer = torch.optim.SGD([ours], lr=lr, weight_decay=wd)
+    ours.grad = torch.zeros_like(ours)
+    optimizer.step()
+    assert torch.allclose(ours.detach(), original, rtol=1e-6, atol=0)
+    assert wd == pytest.approx(2 * ridge / depth)
+    # `sgd` and the deep nets take the ridge as PyTorch's weight_decay
+    assert effective_weight_decay(family, ridge, "sgd") == ridge
+    assert (
+        effective_weight_decay({"zoo": "vgg11bn", "net": {"depth": 8}}, ridge, "per-layer") == ridge
+    )
+    with pytest.raises(SmoothscopeError, match="ridge"):
+        ScaleDetectionConfig.preset("quick", ridge="l1")

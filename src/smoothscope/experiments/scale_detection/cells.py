@@ -146,13 +146,38 @@ def split_data(family: dict[str, Any], seed: int, n_val: int, n_test: int):
     return task, render(0, cuts[0]), render(cuts[0], cuts[1]), render(cuts[1], cuts[2])
 
 
+def effective_weight_decay(family: dict[str, Any], ridge: float, convention: str) -> float:
+    """PyTorch's ``weight_decay`` on the filters that applies paper B's ridge as the original
+    code does (``convention="per-layer"``).
+
+    ``ScaleDetection_SGD.py`` adds ``ridge · Σ_l ‖w_l‖² / (H · n_blocks)`` to the hinge loss of
+    networks whose N(0, 1) filters are scaled by ``1/√fan-in`` and trains them by SGD at
+    ``lr · H``: each filter weight shrinks by ``2 · lr · ridge / n_blocks`` per step, relative
+    to itself. Our filters carry their scale (He initialisation) and train at ``lr``, so the
+    same relative shrinkage per step is a ``weight_decay`` of ``2 · ridge / n_blocks``. The
+    deep nets of §3 (the zoo) and ``convention="sgd"`` take ``ridge`` as PyTorch's
+    ``weight_decay`` (a shrinkage of ``lr · ridge`` per step).
+
+    Args:
+        family: the family of networks (``net.depth`` is n_blocks).
+        ridge: the paper's ridge (0.01, §4.3).
+        convention: ``"per-layer"`` or ``"sgd"``.
+
+    Returns:
+        the ``weight_decay`` of the filters' parameter group.
+    """
+    if convention == "sgd" or "zoo" in family:
+        return float(ridge)
+    return 2.0 * float(ridge) / family["net"]["depth"]
+
+
 def _train(family, model, data, config, ctx) -> dict[str, Any]:
     """Train ``model`` in place by the family's rule; the training record of the cell."""
     (x, y), (x_val, y_val) = data
     common = dict(
         lr=family["lr"],
         batch_size=config["batch_size"],
-        weight_decay=config["weight_decay"],
+        weight_decay=effective_weight_decay(family, config["weight_decay"], config["ridge"]),
         max_epochs=config["max_epochs"],
         progress=ctx.progress,
         description=f"train {config['name']}",
@@ -341,6 +366,7 @@ def plan(config: ScaleDetectionConfig) -> tuple[list[list[Cell]], dict[tuple[str
     common = {
         "batch_size": config.batch_size,
         "weight_decay": config.weight_decay,
+        "ridge": config.ridge,
         "max_epochs": config.max_epochs,
         "stopping": config.stopping,
         "n_val": config.n_val,

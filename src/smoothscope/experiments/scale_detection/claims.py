@@ -65,7 +65,7 @@ EXPONENT_TOLERANCE = 0.5
 ERROR_TOLERANCE = 0.02
 """'Zero test error' (paper §4.3) is met when the 95 % interval lies below 2 %."""
 WHERE = {"task1": "§4.1, Fig. 7 top", "task2": "§4.2, Fig. 7 bottom", "task1-tanh": "Appendix B"}
-_TRAINING = ("width", "bias", "boundary", "batch_size", "weight_decay", "stopping")
+_TRAINING = ("width", "bias", "boundary", "batch_size", "weight_decay", "ridge", "stopping")
 _FIELDS = {
     "task1": (
         "t1_length", "t1_xi", "t1_gap", "t1_points", "t1_depth", "t1_filter", "t1_fit_layers",
