@@ -112,6 +112,21 @@ def test_scaled_video_gives_the_same_finite_probability(detector, clips, tmp_pat
     assert "nan" not in capsys.readouterr().out
 
 
+def test_a_float_clip_scores_as_its_8bit_file(detector, clips, tmp_path, capsys):
+    """A float video is measured as the 8-bit file it would be (issue 27: storage alone must
+    not move the score), and ``score`` says so; the uint8 file itself gets no such note."""
+    video = np.load(clips / "authentic.npy")
+    lo, hi = video.min(), video.max()
+    np.save(tmp_path / "file.npy", np.round((video - lo) / (hi - lo) * 255).astype(np.uint8))
+    inputs = [str(clips / "authentic.npy"), str(tmp_path / "file.npy")]
+    json_out = tmp_path / "s.json"
+    assert main(["forensic", "score", str(detector), *inputs, "--json", str(json_out)]) == 0
+    rows = json.loads(json_out.read_text())["videos"]
+    assert [r["measured_as_8bit_copy"] for r in rows] == [True, False]
+    assert rows[0]["probability"] == pytest.approx(rows[1]["probability"], abs=1e-9)
+    assert capsys.readouterr().out.count("measured as its 8-bit copy") == 1
+
+
 def test_out_of_distribution_notes(detector, tmp_path, capsys):
     g = torch.Generator().manual_seed(3)
     longer = authentic_videos("digits", 1, frames=40, size=32, generator=g, speed=2.0)

@@ -100,15 +100,42 @@ def test_streaming_in_chunks_and_windows_matches_one_shot():
         torch.randn(200, 2, 4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64),
         0,
     )
-    whole = video_features(video, window=256)
-    chunks = video_features(iter(torch.split(video, 37)), window=256)
+    whole = video_features(video, window=256, as_stored=False)
+    chunks = video_features(iter(torch.split(video, 37)), window=256, as_stored=False)
     np.testing.assert_array_equal(whole.values, chunks.values)
-    windowed = video_features(iter(torch.split(video, 37)), window=64)
+    np.testing.assert_array_equal(
+        video_features(video, window=256).values,
+        video_features(iter(torch.split(video, 37)), window=256).values,
+    )
+    windowed = video_features(iter(torch.split(video, 37)), window=64, as_stored=False)
     # sums of |δ²|, |δ¹| and the moments do not depend on the windows; peaks are per window
     for name in ("log_ave_nonsmooth", "log_d2_over_d1", "log_kurtosis", "kink_energy_ratio"):
         i = FEATURE_NAMES.index(name)
         assert windowed.values[i] == pytest.approx(whole.values[i], rel=1e-9)
     assert windowed.frames == whole.frames == 200
+
+
+def test_a_float_video_is_measured_as_its_8bit_copy():
+    """The detector's features of a float video are those of the ``quant8`` pipeline's copy
+    (the same map and rounding); an 8-bit video is measured as it is; ``as_stored=False``
+    keeps the float values (the copy's rounding noise is then absent)."""
+    t = torch.linspace(0, 1, 32, dtype=torch.float64)[:, None, None]
+    phase = torch.rand(1, 10, 12, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    video = torch.sin(4 * t + 6 * phase)  # thousands of distinct values
+    copy = apply_pipeline("quant8", video[None, :, None])[0]
+    measured, of_copy = video_features(video), video_features(copy)
+    assert measured.requantised and not of_copy.requantised
+    np.testing.assert_allclose(measured.values, of_copy.values, rtol=1e-9, atol=1e-9)
+    as_is = video_features(video, as_stored=False)
+    assert not as_is.requantised
+    np.testing.assert_array_equal(video_features(copy, as_stored=False).values, of_copy.values)
+    floor = FEATURE_NAMES.index("log_noise_floor")
+    assert measured.values[floor] == pytest.approx(np.log10(1 / np.sqrt(12)), abs=0.1)
+    lag1 = FEATURE_NAMES.index("d2_lag1_corr")  # smooth float curvature vs rounding noise
+    assert as_is.values[lag1] > 0.9 and measured.values[lag1] < as_is.values[lag1] - 0.2
+    # a uint8 video (at most 256 levels) is not rounded again, whatever its range
+    levels = torch.randint(40, 200, (20, 6, 6), generator=torch.Generator().manual_seed(2))
+    assert not video_features(levels.to(torch.uint8)).requantised
 
 
 def test_batch_features_stacks_rows():

@@ -149,6 +149,12 @@ def score(detector, videos, maps, json_out, window) -> None:
             f"{source.path}: P(processed by a network) = {p:.3f} → {verdict} ({at}); "
             f"{feats.frames} frames of {feats.shape[2]}×{feats.shape[1]}"
         )
+        if feats.requantised:
+            click.echo(
+                "    measured as its 8-bit copy (more than 256 distinct values: a float video, "
+                "which no file holds; rounded to 256 levels of its range, as training videos "
+                "were stored)"
+            )
         if notes:
             click.echo("    out of distribution, read the score with care: " + "; ".join(notes))
         click.echo("    " + "  ".join(f"{k}={v:.4g}" for k, v in feats.as_dict().items()))
@@ -159,6 +165,7 @@ def score(detector, videos, maps, json_out, window) -> None:
             "flagged": bool(flagged),
             "out_of_distribution": notes,
             "frames": feats.frames,
+            "measured_as_8bit_copy": bool(feats.requantised),
             "features": feats.as_dict(),
         }
         if maps_dir is not None:

@@ -8,8 +8,16 @@ histograms are kept between windows, so memory does not grow with the length of 
 **Units.** Every feature is a ratio, a fraction or a correlation of quantities measured in
 *levels*: one level is 1/255 of the video's range (max − min over all frames), the step an
 8-bit file of this video would have. The features therefore do not depend on the intensity
-scale (a video multiplied by 1e100 or 1e-100 gives the same features; a test checks it), and
-float and 8-bit copies of a video are measured on the same footing.
+scale (a video multiplied by 1e100 or 1e-100 gives the same features; a test checks it).
+
+**Measured as stored.** A video with more than 256 distinct values in its first window (a float
+video, which no file holds) is, by default (``as_stored=True``), measured as its 8-bit copy:
+rounded to the 256 levels of the first window's range, exactly what the ``quant8`` storage
+pipeline writes (:func:`smoothscope.forensic.pipelines.to_uint8`, same rounding). A video
+already on at most 256 levels (any 8-bit file, a decoded codec stream) is measured as it is.
+Without this, a float video lacks the rounding noise every stored video has, and the detector
+scored authentic float videos below the same videos stored as H.264 (issue 27's control, AUC
+0.69); ``as_stored=False`` measures the float values themselves (paper A's float videos).
 
 **Kinks against a noise floor (quantisation-robust).** Paper A's second difference (eq. 2) is
 buried by 8-bit rounding and codecs; a 7-frame *kink filter* (the hinge coefficient of a local
@@ -111,6 +119,8 @@ class VideoFeatures(NamedTuple):
         frames: number of frames read.
         shape: ``(C, H, W)`` of the frames.
         value_range: ``(min, max)`` of the values (in the video's own units).
+        requantised: whether the video was measured as its 8-bit copy (``as_stored``: more
+            than 256 distinct values in its first window).
     """
 
     values: np.ndarray
@@ -121,6 +131,7 @@ class VideoFeatures(NamedTuple):
     frames: int
     shape: tuple[int, int, int]
     value_range: tuple[float, float]
+    requantised: bool = False
 
     def as_dict(self) -> dict[str, float]:
         return dict(zip(FEATURE_NAMES, map(float, self.values), strict=True))
@@ -142,6 +153,7 @@ def video_features(
     *,
     window: int = 256,
     factor: float = PEAK_FACTOR,
+    as_stored: bool = True,
 ) -> VideoFeatures:
     """Nonsmoothness features of one video, streamed (see the module docstring).
 
@@ -151,6 +163,9 @@ def video_features(
             :data:`MIN_FRAMES` frames in all.
         window: frames analysed together (≥ 16); paper A's peaks are found within each window.
         factor: the peak factor (paper A: 10).
+        as_stored: measure a video with more than 256 distinct values in its first window as
+            its 8-bit copy (rounded to 256 levels of the first window's range, as the
+            ``quant8`` pipeline stores it); ``False``: the values as they are.
 
     Returns:
         :class:`VideoFeatures` (every value finite).
@@ -167,6 +182,7 @@ def video_features(
     counts = {"frames": 0, "d2": 0, "d1": 0}
     shape = None
     scale = offset = None
+    requantise = False
     lo, hi = math.inf, -math.inf
     for x, seen in _stream(video, window):
         shape = tuple(x.shape[1:])
@@ -180,7 +196,10 @@ def video_features(
             offset = float(series.min())
             span = float(series.max()) - offset
             scale = span if span > 0 and math.isfinite(span) else 1.0
+            requantise = as_stored and _more_levels_than_8bit(series)
         series = (series - offset) / scale
+        if requantise:  # the 8-bit copy: to_uint8's map and rounding (half to even)
+            series = torch.round(series * LEVELS) / LEVELS
         if not bool(torch.isfinite(series).all()) or float(series.abs().max()) > 1e150:
             raise SmoothscopeError(
                 "video: expected values of comparable magnitude throughout, got frames more than "
@@ -197,7 +216,16 @@ def video_features(
         )
     assert scale is not None and offset is not None
     value_range = (lo * scale + offset, hi * scale + offset)
-    return _summarise(acc, counts, fine, coarse, shape, (lo, hi), scale, value_range)
+    feats = _summarise(acc, counts, fine, coarse, shape, (lo, hi), scale, value_range)
+    return feats._replace(requantised=requantise)
+
+
+def _more_levels_than_8bit(series: torch.Tensor) -> bool:
+    """Whether a window ``[n, P]`` holds more than 256 distinct values (not an 8-bit video)."""
+    flat = series.reshape(-1)
+    if flat.numel() <= LEVELS + 1:
+        return False
+    return int(torch.unique(flat).numel()) > LEVELS + 1
 
 
 def _pooled(series: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
@@ -369,10 +397,15 @@ def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def batch_features(
-    videos: torch.Tensor, *, window: int = 256, factor: float = PEAK_FACTOR
+    videos: torch.Tensor,
+    *,
+    window: int = 256,
+    factor: float = PEAK_FACTOR,
+    as_stored: bool = True,
 ) -> np.ndarray:
     """:func:`video_features` of each video of ``[V, T, C, H, W]``: ``[V, len(FEATURE_NAMES)]``."""
     videos = as_tensor(videos, "videos")
     if videos.dim() != 5:
         raise SmoothscopeError(f"videos: expected [V, T, C, H, W], got shape {tuple(videos.shape)}")
-    return np.stack([video_features(v, window=window, factor=factor).values for v in videos])
+    rows = [video_features(v, window=window, factor=factor, as_stored=as_stored) for v in videos]
+    return np.stack([row.values for row in rows])

@@ -31,7 +31,7 @@ import torch
 from ..._errors import SmoothscopeError
 from ..._io import load_state_dict, save_npz, save_state_dict
 from ...forensic.baseline import dct_features
-from ...forensic.features import video_features
+from ...forensic.features import batch_features, video_features
 from ...forensic.pipelines import apply_pipeline, codecs_available, pipeline_family
 from ...forensic.processors import VARIANTS, build_processor, process_videos, train_processor
 from ...forensic.videos import (
@@ -167,8 +167,12 @@ def feature_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Nonsmoothness features, DCT features, AveNonSmooth and kink maps of each video of
     ``[V, T, C, H, W]``; the DCT baseline reads frames brought back to ``size × size``
-    (bilinear) when a pipeline resized them, so that its columns stay the same."""
-    feats = [video_features(v) for v in videos]
+    (bilinear) when a pipeline resized them, so that its columns stay the same.
+
+    The nonsmoothness features are those of the values as they are (``as_stored=False``: a
+    float video's float values, paper A's setting); the detector's features of a float video
+    (its 8-bit copy) are taken by :func:`features_cell` beside them."""
+    feats = [video_features(v, as_stored=False) for v in videos]
     ave = torch.stack(
         [(v[2:] + v[:-2] - 2 * v[1:-1]).abs().mean() for v in videos.to(torch.float64)]
     )
@@ -225,7 +229,8 @@ def _processed(
         model.load_state_dict(
             load_state_dict(ctx.path_of(config["model_cells"][family]) / "model.pt")
         )
-    return process_videos(model, videos)
+    # on the cell's device (absent: the CPU); the frames go there and come back
+    return process_videos(model.to(config.get("device", "cpu")), videos)
 
 
 def features_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
@@ -236,7 +241,7 @@ def features_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     videos = videos[sources]
     pipelines = config["pipelines"]
     columns: dict[str, list[Any]] = {
-        k: [] for k in ("ns", "dct", "ave", "variant", "source", "pipe", "speed")
+        k: [] for k in ("ns", "stored", "dct", "ave", "variant", "source", "pipe", "speed")
     }
     maps = []
     for vi, variant in enumerate(config["variants"]):
@@ -260,6 +265,9 @@ def features_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
             stored = apply_pipeline(name, out[torch.from_numpy(rows)], generator=generator)
             ns, dct, ave, kink_maps = feature_rows(stored, config["size"])
             columns["ns"].append(ns)
+            # the detector's features: a float video is measured as its 8-bit copy; every other
+            # pipeline ends on 8 bits, so its features are the same either way
+            columns["stored"].append(batch_features(stored) if name == "float" else ns)
             columns["dct"].append(dct)
             columns["ave"].append(ave)
             columns["variant"].append(np.full(rows.size, vi))
@@ -339,6 +347,7 @@ def plan(config: ForensicConfig) -> tuple[list[list[Cell]], list[Cell], list[str
                         "model_cells": {f: c.id for f, c in train_cells.items()},
                         "pipelines": list(pipelines),
                         "train_pipelines": config.train_pipelines,
+                        **config.cell_device(),  # the networks' passes; trainings: the CPU
                     },
                     label=f"features {content} {half}",
                     threads=config.threads_per_cell,
@@ -356,7 +365,10 @@ class FeatureTable:
     """Every stored video of the run: features and labels (one row per video and pipeline).
 
     Attributes:
-        ns, dct: nonsmoothness and DCT features ``[N, F]``.
+        ns, dct: nonsmoothness (of the values as they are) and DCT features ``[N, F]``.
+        stored: the detector's nonsmoothness features ``[N, F]``: as ``ns``, but a float
+            video measured as its 8-bit copy (:func:`smoothscope.forensic.features.video_features`,
+            ``as_stored=True``).
         ave: AveNonSmooth ``[N]``.
         variant, source, pipe, content: indices ``[N]`` into the run's variants, the content's
             source videos, the pipelines and the contents.
@@ -367,6 +379,7 @@ class FeatureTable:
     """
 
     ns: np.ndarray
+    stored: np.ndarray
     dct: np.ndarray
     ave: np.ndarray
     variant: np.ndarray
@@ -386,7 +399,7 @@ class FeatureTable:
 
 def load_table(root: Path, cells: list[Cell], contents: list[str]) -> FeatureTable:
     """The ``features.npz`` of the feature ``cells`` (two per content) under ``root``."""
-    keys = ("ns", "dct", "ave", "variant", "source", "pipe", "speed")
+    keys = ("ns", "stored", "dct", "ave", "variant", "source", "pipe", "speed")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in (*keys, "content", "test")}
     maps = {}
     for cell in cells:

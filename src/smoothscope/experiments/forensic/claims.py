@@ -133,6 +133,8 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
 def _matrix(table: FeatureTable, kind: str, seed: int) -> np.ndarray:
     if kind == "ns":
         return table.ns
+    if kind == "stored":
+        return table.stored
     if kind == "dct":
         return table.dct
     if kind == "both":
@@ -154,7 +156,9 @@ def fit_fold(
 ) -> dict[str, Any]:
     """Fit a detector on ``train`` rows and score the ``test`` rows.
 
-    ``kind`` is the feature set: ``ns`` (nonsmoothness), ``dct`` (the baseline), ``both``, or
+    ``kind`` is the feature set: ``ns`` (nonsmoothness of the values as they are), ``stored``
+    (the detector's: float videos measured as their 8-bit copies), ``dct`` (the baseline),
+    ``both``, or
     ``both_permuted`` (the nonsmoothness columns permuted across rows, beside the DCT ones).
     Returns the test rows' ``scores``, ``labels`` and ``groups`` (source videos).
     """
@@ -172,8 +176,9 @@ def out_of_fold(
     table: FeatureTable, labels: np.ndarray, rows: np.ndarray, config: ForensicConfig
 ) -> np.ndarray:
     """Probabilities of the ``rows`` ``[N]`` bool, each from a detector fitted on the other
-    contents' rows among ``rows`` (leave-one-content-out): ``[rows.sum()]``, for calibration."""
-    x, y = table.ns, labels.astype(int)
+    contents' rows among ``rows`` (leave-one-content-out): ``[rows.sum()]``, for calibration
+    (the detector's features, ``table.stored``)."""
+    x, y = table.stored, labels.astype(int)
     out = np.empty(int(rows.sum()))
     index = np.flatnonzero(rows)
     for ci in np.unique(table.content[rows]):
