@@ -14,11 +14,12 @@ which folder and which command produced it.
 
 Every claim that is not reproduced here gets a *cause* (:mod:`smoothscope.causes`):
 ``deviation (fields)`` when a field it depends on deviates from the paper in the run's protocol
-ledger, ``disagreement`` only when every such field is at the paper's value, ``undecided`` when
-inconclusive. With ``--baseline`` (the same reproduce at another scale, normally quick), a claim
-reproduced here but not there gets ``scale``, ``data``, ``scale + data`` or ``scale or data``
-(``--digits``: this scale run on the embedded digits tells scale from data). Each experiment's
-ledger is printed as a "protocol vs paper" table.
+ledger; ``control also passes`` or ``disagreement`` only when every such field is at the paper's
+value (the first when the measurement passes its rule and its control passes too);
+``undecided`` when inconclusive. With ``--baseline`` (the same reproduce at another scale,
+normally quick), a claim reproduced here but not there gets ``scale``, ``data``,
+``scale + data`` or ``scale or data`` (``--digits``: this scale run on the embedded digits
+tells scale from data). Each experiment's ledger is printed as a "protocol vs paper" table.
 """
 
 from __future__ import annotations
@@ -290,8 +291,10 @@ def render(
     parts += [
         "Each claim not reproduced here has a cause: `deviation (fields)` (a field the claim "
         "depends on deviates from the paper in this run; see the protocol tables below), "
+        "`control also passes` (every such field at the paper's value, the measurement passes "
+        "its rule but so does its control: the rule does not separate the effect here), "
         "`disagreement` (every field it depends on is at the paper's value and its own rule "
-        "rejects it; the rule says why), `undecided` (inconclusive here; see its power note)."
+        "rejects the measurement), `undecided` (inconclusive here; see its power note)."
         + (
             f" A claim reproduced here but not at the {label} scale gets `scale` (reproduced "
             f"here on the same data as the {label} run, or also on the digits at this scale), "

@@ -256,3 +256,26 @@ def test_two_runs_of_one_experiment_are_refused_not_counted_twice(tmp_path):
             (copy / name).write_bytes((run / "exp" / name).read_bytes())
     with pytest.raises(SmoothscopeError, match="two runs of one experiment"):
         results_table.load_runs(run)
+
+
+def test_a_claim_whose_control_also_passes_is_not_called_a_disagreement():
+    """Claim demotes a measurement whose control reproduces too: at the paper's protocol that is
+    a rule that cannot separate the effect at this scale, not evidence against the paper."""
+    from smoothscope.results import Claim, Control
+
+    def claim(measured: float, control_verdict: str) -> dict:
+        control = Control("C.1/linear", "no kink", 0.3, (0.1, 0.5), control_verdict)
+        made = Claim(
+            id="C.1", paper="C", where="Fig. 1", statement="s", paper_value=None,
+            measured=measured,
+            uncertainty=(measured - 1, measured + 1), verdict="reproduced" if measured > 1
+            else "not reproduced", rule="above 0", kind="paper", control=control,
+            replicates={"inits": 6}, depends_on=("radius",),
+        )  # fmt: skip
+        return {**made.to_dict(), "deviating": ()}
+
+    passes = claim(10.0, "reproduced")
+    assert passes["verdict"] == "not reproduced"
+    assert claim_cause(passes) == "control also passes"
+    assert claim_cause(claim(-3.0, "not reproduced")) == "disagreement"
+    assert claim_cause({**passes, "deviating": ("radius",)}) == "deviation (radius)"

@@ -6,9 +6,12 @@ The cause of a claim that is not reproduced in a run is:
 * ``deviation (field, ...)``: a field the claim depends on deviates from the paper in this run
   (the run's protocol ledger, :mod:`smoothscope.protocol`); the verdict is about our protocol,
   not the paper's;
+* ``control also passes``: every field the claim depends on is at the paper's value and the
+  measurement passes its rule, but so does its control (:class:`smoothscope.results.Claim`
+  then turns it into ``not reproduced``): the rule does not separate the effect from its
+  absence at this scale, which is no evidence against the paper either;
 * ``disagreement``: every field the claim depends on is at the paper's value, and the claim's own
-  rule rejects it (its rule says why: an interval on the wrong side, a failed control, a dead
-  model);
+  rule rejects its measurement (an interval on the wrong side, a dead model);
 * ``protocol not recorded``: results older than schema 3, which carry no ledger.
 
 An inconclusive claim is ``undecided`` (its power note says what would decide it). Against a
@@ -24,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .protocol import deviating_fields
+from .results import CONTROL_PASSES
 
 __all__ = ["annotate_claims", "claim_cause", "uses_real_data"]
 
@@ -71,8 +75,12 @@ def _own_cause(claim: Mapping[str, Any]) -> str:
         return "protocol not recorded"
     deviating = claim.get("deviating")
     if deviating is None:  # a claim dict without annotate_claims: read its own flag
-        return "deviation" if claim.get("decided_under_deviation") else "disagreement"
-    return f"deviation ({', '.join(deviating)})" if deviating else "disagreement"
+        if claim.get("decided_under_deviation"):
+            return "deviation"
+        deviating = ()
+    if deviating:
+        return f"deviation ({', '.join(deviating)})"
+    return "control also passes" if CONTROL_PASSES in str(claim.get("rule", "")) else "disagreement"
 
 
 def claim_cause(

@@ -56,6 +56,9 @@ __all__ = [
 
 Verdict = Literal["reproduced", "not reproduced", "inconclusive"]
 VERDICTS: tuple[str, ...] = ("reproduced", "not reproduced", "inconclusive")
+CONTROL_PASSES = "rule does not separate the effect from its absence"
+"""The end of the rule text of a claim that :class:`Claim` turned into ``not reproduced``
+because its control reproduces too (:mod:`smoothscope.causes` reads it)."""
 Kind = Literal["paper", "extension", "post-hoc"]
 KINDS: tuple[str, ...] = ("paper", "extension", "post-hoc")
 
@@ -236,7 +239,7 @@ class Claim:
             verdict = "not reproduced"
             rule += (
                 f" — the control ({self.control.id}) reproduces under the same rule, so the "
-                "rule does not separate the effect from its absence"
+                + CONTROL_PASSES
             )
         object.__setattr__(self, "verdict", verdict)
         object.__setattr__(self, "rule", rule)
