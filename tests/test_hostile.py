@@ -434,6 +434,7 @@ def test_interrupt_ends_with_one_line_130_and_stops_the_workers(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=_terminal_signals,  # SIGINT as in a terminal, whatever the runner inherited
     )
     deadline = time.monotonic() + 120
     while not log.exists() or not log.read_text().split():
@@ -817,6 +818,17 @@ SIGNAL_SCRIPT = (
 )
 
 
+def _terminal_signals() -> None:
+    """In the child before it starts: SIGINT at its default, as in a terminal's foreground job.
+
+    A shell without job control starts background commands with SIGINT ignored (``cmd &``,
+    ``nohup``; CI runners do this), the child inherits it, and Python then installs no
+    KeyboardInterrupt handler (it only does so over SIG_DFL), as a well-behaved program should:
+    such a run must not be stoppable by Ctrl-C. The tests below are about a terminal's Ctrl-C,
+    so they start the run as a terminal would, whatever the test runner inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_sweep(tmp_path: Path, token: str, **env: str) -> subprocess.Popen:
     """The sweep in its own process group, every process of it tagged by ``token`` (in its
     environment, inherited by the pool's workers)."""
@@ -827,6 +839,7 @@ def _start_sweep(tmp_path: Path, token: str, **env: str) -> subprocess.Popen:
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1", "SMOOTHSCOPE_TEST_TAG": token, **env},
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=_terminal_signals,
     )
 
 
