@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# One session on a GPU machine (issue 18), within a time budget:
-#   1. the CPU benchmarks pinned to two otherwise idle cores (quiet rows, in a copy of benchmarks/
-#      so that their README rows do not race with the GPU rows);
+# Paper-scale wall time of every experiment (issue 29), within a time budget, resumable.
+#
+# With CUDA (a GPU machine lent for a session; issue 18's checks first):
+#   1. the CPU benchmarks pinned to two otherwise idle cores (quiet rows, in a copy of
+#      benchmarks/ so that their README rows do not race with the GPU rows);
 #   2. the weight-path and D/G/R-precision benchmarks on CUDA;
-#   3. `smoothscope run stability` on CUDA at the standard scale (to compare with a CPU run) and
-#      then at the paper scale, until the budget runs out (a run is resumable).
+#   3. every experiment at the quick scale with --device cuda (what the faked device of
+#      tests/experiments/test_device.py cannot see: a host tensor beside a device one);
+#   4. every experiment at the paper scale with --device cuda, the budget left shared among
+#      them; each writes a "measured on CUDA" row (its wall time, or the cells it finished) to
+#      benchmarks/README.md. A rerun with the same runs/ resumes every run where it stopped.
+# Without CUDA: benchmarks/estimate_paper_time.py times each experiment's cells at small counts
+#   on the CPU and writes rows labelled **ESTIMATE** (resumable through OUT/estimate.json).
+#   Run it under the heavy lock on a shared machine:
+#     flock /work/tools/heavy.lock benchmarks/device_check.sh OUT 480
+#
 # Usage: benchmarks/device_check.sh OUT_DIR [BUDGET_SECONDS]   (from the repository root)
 # Datasets: $SMOOTHSCOPE_DATA (e.g. a carried .data/ with fashion-mnist/), else the digits.
-# Needs python3 with torch (CUDA), numpy, scipy, scikit-learn, matplotlib, click and tqdm.
+# $SD_RUN: a finished scale-detection run whose interpolation epochs the estimate uses.
+# Needs python3 with torch, numpy, scipy, scikit-learn, matplotlib, click and tqdm.
 set -u
 OUT=${1:?usage: benchmarks/device_check.sh OUT_DIR [BUDGET_SECONDS]}
 BUDGET=${2:-500}
@@ -15,12 +26,23 @@ DEADLINE=$((SECONDS + BUDGET))
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
+EXPERIMENTS="stability scale-detection blueshift nonsmoothness propagation regularity forensic"
 left() { echo $((DEADLINE - SECONDS)); }
 pin() {  # pin CORES CMD...: run CMD on CORES (unpinned where taskset is missing)
   local cores=$1; shift
   if command -v taskset >/dev/null; then taskset -c "$cores" "$@"; else "$@"; fi
 }
 cores=$(nproc)
+
+if ! $PY -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  echo "no CUDA: estimating the paper-scale times from timed steps on the CPU"
+  ref=()
+  if [ -n "${SD_RUN:-}" ]; then ref=(--interpolation-from "$SD_RUN"); fi
+  (cd benchmarks && $PY estimate_paper_time.py --budget $(($(left) - 20)) \
+    --cache "$(cd "$OUT" && pwd)/estimate.json" ${ref[@]+"${ref[@]}"}) 2>&1 | tee "$OUT/estimate.log"
+  exit "${PIPESTATUS[0]}"
+fi
+
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
@@ -48,19 +70,31 @@ pin $gpu_cores timeout 120 $PY benchmarks/bench_blueshift.py --device cuda \
 pin $gpu_cores timeout 120 $PY benchmarks/bench_stability_precision.py --device cuda \
   --json benchmarks/results/gpu_precision.json 2>&1 | tee -a "$OUT/gpu_bench.log"
 
-# 3. stability on CUDA: standard scale, then the paper scale with what is left
+# 3. and 4. every experiment on CUDA: quick (a smoke test of the device paths), then paper
 run_cores=4-$((cores - 1))
 jobs=$((cores - 4 < 12 ? cores - 4 : 12))
-for scale in standard paper; do
-  t=$(($(left) - 25))
-  if [ "$t" -lt 30 ]; then echo "no time left for $scale"; break; fi
+for exp in $EXPERIMENTS; do
+  t=$(($(left) - 60))
+  if [ "$t" -lt 20 ]; then echo "no time left for $exp quick"; break; fi
   start=$SECONDS
-  pin $run_cores timeout "$t" $PY -m smoothscope.cli run stability --scale "$scale" \
-    --device cuda --jobs "$jobs" --out "runs/stability-$scale-cuda" --no-progress \
-    > "$OUT/stability_$scale.log" 2>&1
-  echo "stability $scale: exit $? after $((SECONDS - start)) s" | tee -a "$OUT/stability_$scale.log"
-  find "runs/stability-$scale-cuda/cells" -name result.json 2>/dev/null | wc -l \
-    | sed 's/^/finished cells: /' | tee -a "$OUT/stability_$scale.log"
+  pin $run_cores timeout $((t < 90 ? t : 90)) $PY -m smoothscope.cli run "$exp" --scale quick \
+    --device cuda --jobs "$jobs" --out "runs/$exp-quick-cuda" --no-progress \
+    > "$OUT/${exp}_quick.log" 2>&1
+  echo "$exp quick: exit $? after $((SECONDS - start)) s" | tee -a "$OUT/${exp}_quick.log"
+done
+n=$(echo $EXPERIMENTS | wc -w)
+for exp in $EXPERIMENTS; do
+  t=$((($(left) - 25) / n))
+  n=$((n - 1))
+  if [ "$t" -lt 20 ]; then echo "no time left for $exp paper"; continue; fi
+  start=$SECONDS
+  pin $run_cores timeout "$t" $PY -m smoothscope.cli run "$exp" --scale paper \
+    --device cuda --jobs "$jobs" --out "runs/$exp-paper-cuda" --no-progress \
+    > "$OUT/${exp}_paper.log" 2>&1
+  rc=$?
+  echo "$exp paper: exit $rc after $((SECONDS - start)) s" | tee -a "$OUT/${exp}_paper.log"
+  (cd benchmarks && $PY estimate_paper_time.py --measured "$exp" "../runs/$exp-paper-cuda" \
+    $((SECONDS - start)) "$rc") 2>&1 | tee -a "$OUT/${exp}_paper.log"
 done
 
 wait "$cpu_pid"

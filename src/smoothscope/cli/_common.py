@@ -281,9 +281,8 @@ _device_option = click.option(
     default="cpu",
     show_default=True,
     help="Device (auto: CUDA if available). Models, data and diffeomorphisms move there in "
-    "`analyze stability` and in the experiments stability and scale-detection (run refuses "
-    "cuda for the others; reproduce runs them on the CPU). Results state the device; "
-    "bit-identical results are promised on the CPU only.",
+    "`analyze stability` and in the cells of every experiment (its docs say what stays on the "
+    "CPU). Results state the device; bit-identical results are promised on the CPU only.",
 )
 
 

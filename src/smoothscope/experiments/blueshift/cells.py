@@ -8,6 +8,12 @@ summands per frequency (Fig. 6). :func:`training_path_cell` walks a Toy-CNN's pa
 checkpoints during training (Fig. 11); :func:`train_cell` measures a ResNet's ``h`` at
 initialisation and then trains it (Fig. 9). :func:`plan` lists every cell of a config by
 configuration name; :func:`h_table` and :func:`spectrum_table` read a cell summary back.
+
+Device: a cell whose config names one (``"device": "cuda:0"``; absent on the CPU, so CPU
+cells keep their ids) builds and initialises its networks on the CPU from their seeds, then
+moves them and its images there: the paths' forward passes (float64) and the trainings run on
+it; the directions are drawn on the CPU and the recorded paths come back to the CPU, where the
+spectra are computed.
 """
 
 from __future__ import annotations
@@ -98,6 +104,11 @@ def _load(spec_json: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x.to(torch.float64), y
 
 
+def _device(config: dict[str, Any]) -> torch.device:
+    """The cell's device: ``config["device"]``, the CPU when absent."""
+    return torch.device(config.get("device", "cpu"))
+
+
 def _record(model: torch.nn.Module, what: str) -> list[str]:
     if what == "units":
         return list(model.unit_outputs())
@@ -177,7 +188,8 @@ def path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     both conventions. ``spectra.npz``: every layer's mean raw (``paper_{i}``) and taper
     (``taper_{i}``) spectrum, the recorded paths of the output and the loss for Figs. 1 and 4.
     """
-    x, y = _inputs(config["inputs"])
+    device = _device(config)
+    x, y = (t.to(device) for t in _inputs(config["inputs"]))
     with_loss = bool(config.get("loss"))
     branches = config["record"] == "branches"
     layers: dict[str, dict[str, list]] = {}
@@ -192,7 +204,7 @@ def path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         model = build(config["model"], seed=init_seed, **config["kwargs"])
         if config.get("init") == "delta-orthogonal":  # Fig. 12 (Xiao et al. 2018)
             delta_orthogonal_(model, generator=torch.Generator().manual_seed(init_seed))
-        model = P.freeze_batchnorm_stats(model.double(), x)
+        model = P.freeze_batchnorm_stats(model.double().to(device), x)
         record = _record(model, config["record"])
         walk = dict(
             direction=config.get("direction", "random"),
@@ -264,10 +276,13 @@ def _train_epoch(
     y: torch.Tensor,
     g: torch.Generator,
 ) -> list[float]:
-    """One epoch of Adam on mini-batches of 64 in a seeded order; the batch accuracies."""
+    """One epoch of Adam on mini-batches of 64 in a seeded order; the batch accuracies.
+
+    The order is drawn on the CPU (the same on every device); the accuracies stay where the
+    data are until the epoch ends (one host sync per epoch on a GPU)."""
     model.train()
     accuracies = []
-    order = torch.randperm(x.shape[0], generator=g)
+    order = torch.randperm(x.shape[0], generator=g).to(x.device)
     for start in range(0, x.shape[0], 64):
         idx = order[start : start + 64]
         optimizer.zero_grad(set_to_none=True)
@@ -275,8 +290,8 @@ def _train_epoch(
         loss = F.cross_entropy(out, y[idx])
         loss.backward()
         optimizer.step()
-        accuracies.append(float((out.argmax(1) == y[idx]).double().mean()))
-    return accuracies
+        accuracies.append((out.argmax(1) == y[idx]).double().mean().detach())
+    return torch.stack(accuracies).tolist()
 
 
 def training_path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
@@ -289,10 +304,11 @@ def training_path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, An
     averaged raw spectrum (``h_paper``) and mean taper ``h``; the mean spectra go to
     ``spectra.npz`` (``paper_e{epoch}_r{i}_{unit}``, ``taper_…``).
     """
-    x, y = _inputs(config["inputs"])
-    probe, _ = _inputs(config["probe"])
+    device = _device(config)
+    x, y = (t.to(device) for t in _inputs(config["inputs"]))
+    probe = _inputs(config["probe"])[0].to(device)
     x = x.float()
-    model = build(config["model"], seed=config["init_seed"], **config["kwargs"])
+    model = build(config["model"], seed=config["init_seed"], **config["kwargs"]).to(device)
     g = torch.Generator().manual_seed(config["init_seed"])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     h: dict[str, dict[str, float | None]] = {}
@@ -343,9 +359,10 @@ def training_path_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, An
 def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     """Fig. 9: a ResNet's h at initialisation (its last layer, the logits: the h of the
     averaged raw spectrum, and the mean taper h), then its training accuracy."""
-    x, y = _inputs(config["inputs"])
+    device = _device(config)
+    x, y = (t.to(device) for t in _inputs(config["inputs"]))
     x = x.float()
-    model = build(config["model"], seed=config["init_seed"], **config["kwargs"])
+    model = build(config["model"], seed=config["init_seed"], **config["kwargs"]).to(device)
     probe = P.freeze_batchnorm_stats(model, x[:8]).double()
     rec = P.weight_path(
         probe,
@@ -412,6 +429,7 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
                 "init_seed": derive_seed(config.seed, "init", name),
                 "path_seed": derive_seed(config.seed, "path", name),
                 **extra,
+                **config.cell_device(),
             },
             label=name,
             threads=config.threads_per_cell,
@@ -521,6 +539,7 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
                     "directions": config.directions,
                     "inputs": train_inputs,
                     "probe": inputs,
+                    **config.cell_device(),
                 },
                 label=f"trained-{name}",
                 threads=config.threads_per_cell,
@@ -550,6 +569,7 @@ def plan(config: BlueshiftConfig) -> tuple[list[list[Cell]], dict[str, Cell]]:
                 "directions": config.directions,
                 "epochs": config.sweep_epochs,
                 "inputs": train_inputs,
+                **config.cell_device(),
             },
             label=f"train {variant}{depth} α={alpha:g}",
             threads=config.threads_per_cell,

@@ -156,6 +156,11 @@ class BlueshiftConfig(ExperimentConfig):
     data_dir: str | None = None
     n_boot: int = 2000
 
+    DEVICES: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    """With ``device="cuda"`` the networks (built on the CPU from their seeds) and the images
+    move there: the paths' float64 forward passes and the Fig. 9 / Fig. 11 trainings run on it;
+    the directions are drawn and the spectra, fits and claims computed on the CPU."""
+
     BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
         "points": Bound(8, 100_000, unit_bytes=3 * 32 * 32 * 4, unit="path point (an image)"),
         "radius_sweep": Bound(0, 1e6, low_open=True, min_entries=0),

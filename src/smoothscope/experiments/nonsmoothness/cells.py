@@ -9,6 +9,11 @@ blanked). Ellipsoid videos are sampled at a fixed number of frames per unit of l
 length, so their frame counts follow their paths' lengths. Beside the cells: loading their
 tables, the controls with a deliberate kink in time, and the toy examples of paper A §III-B
 (closed form).
+
+Device: a cell whose config names one (``"device"``; absent on the CPU, so CPU cells keep their
+ids) trains its autoencoder there (model and frames resident, :func:`smoothscope.train.fit`
+with :func:`~smoothscope.train.device_options`) or reconstructs its videos there (float64);
+the data are made and the δ²/peak statistics computed on the CPU.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ...data import digits as digits_data
 from ...data import ellipsoid
 from ...models import SETUPS, build
 from ...sweep import Cell, CellContext, derive_seed
-from ...train import fit
+from ...train import device_options, fit
 from .config import (
     FASHION_CLASSES,
     MIN_PATH_LENGTH,
@@ -214,8 +219,9 @@ def smooth_test_videos(spec: dict[str, Any], *, blanked: bool = False) -> list[t
 
 def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     """Train one autoencoder of one setup on one dataset; writes ``model.pt``."""
-    train, val = training_data(config["data"])
-    model = build("autoencoder", setup=config["setup"], seed=config["init_seed"])
+    device = torch.device(config.get("device", "cpu"))
+    train, val = (t.to(device) for t in training_data(config["data"]))
+    model = build("autoencoder", setup=config["setup"], seed=config["init_seed"]).to(device)
     result = fit(
         model,
         train,
@@ -228,6 +234,7 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         seed=config["init_seed"],
         progress=ctx.progress,
         description=f"train {config['data']['dataset']} {config['setup']} #{config['index']}",
+        **device_options(device),
     )
     save_state_dict(ctx.out / "model.pt", result.state_dict)
     return {
@@ -277,6 +284,7 @@ def evaluate_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     reconstruction and SMP map of video 0."""
     model = build("autoencoder", setup=config["setup"])
     model.load_state_dict(load_state_dict(ctx.path_of(config["model_cell"]) / "model.pt"))
+    model.to(config.get("device", "cpu"))  # reconstruct_videos: frames there, results back
     spec = config["data"]
     arrays: dict[str, Any] = {}
     for prefix in VARIANTS.get(spec["dataset"], ("",)):
@@ -317,6 +325,7 @@ def plan(
                         "epochs": config.epochs,
                         "batch_size": config.batch_size,
                         "lr": config.lr,
+                        **config.cell_device(),
                     },
                     label=f"train {dataset} {setup} #{index}",
                     threads=config.threads_per_cell,
@@ -330,6 +339,7 @@ def plan(
                             "setup": setup,
                             "model_cell": train.id,
                             "peak_factor": config.peak_factor,
+                            **config.cell_device(),
                         },
                         label=f"evaluate {dataset} {setup} #{index}",
                         threads=config.threads_per_cell,

@@ -259,6 +259,11 @@ class NonsmoothnessConfig(ExperimentConfig):
     peak_factor: float = 10.0
     n_boot: int = 2000
 
+    DEVICES: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    """With ``device="cuda"`` the autoencoders' trainings and the reconstructions of the test
+    videos (float64) run there; rendering the videos and the δ²/peak statistics (float64,
+    per pixel series) stay on the CPU."""
+
     BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
         "n_models": Bound(1, 1000),
         "frames": Bound(3, 10_000, unit_bytes=28 * 28 * 8, unit="28×28 float64 frame"),

@@ -8,10 +8,15 @@ are chains, checked in the cell), and the §V-B discounting sums of every weight
 Aggregation: the recorded maps split into a fitting and a held-out part, the regression sums and
 bootstrap estimates of R² (eq. 5, eq. 6) and of the discounting factor, the held-out evaluation
 of the fitted channel models (eqs. 7, 8) and their chained Monte-Carlo predictions.
+
+Device: with ``"device"`` in its config (absent on the CPU, so CPU cells keep their ids) a
+``record`` cell runs the model's float64 forward passes there; the recordings come back to the
+CPU, where the SMP maps and the discounting sums (float64, one video at a time) are computed.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +128,9 @@ def record_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     model = build("autoencoder", setup=config["setup"])
     model.load_state_dict(load_state_dict(ctx.path_of(config["model_cell"]) / "model.pt"))
     layers = leaf_layers(model)
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules())  # on the CPU: the discounting sums run there
+    device = torch.device(config.get("device", "cpu"))
+    runner = model if device.type == "cpu" else copy.deepcopy(model).to(device)
     factor, strides, blanked = config["peak_factor"], config["strides"], config["blanked"]
     curve = _curve_outputs(layers)
     outputs = curve if blanked else layers
@@ -135,13 +142,13 @@ def record_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
 
     for index, video in enumerate(NS.iter_test_videos(config["data"], blanked=blanked)):
         if index == 0:  # so storing outputs (and the first input) loses nothing
-            head = smp_maps(model, video[:CHECK_FRAMES], layers, factor=factor)
+            head = smp_maps(runner, video[:CHECK_FRAMES], layers, factor=factor)
             P.check_sequential(head, layers)
             nodes = {layer: head[layer]["input"].smp.numel() for layer in gamma_layers}
         keep("frames", video.shape[0])
         for k in strides:
             maps = smp_maps(
-                model, video[::k], outputs if k == 1 else curve, sides=("output",),
+                runner, video[::k], outputs if k == 1 else curve, sides=("output",),
                 factor=factor, max_bytes=MAX_BYTES,
             )  # fmt: skip
             for layer, sides in maps.items():
@@ -154,7 +161,7 @@ def record_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
             first = nonsmoothness_maps(video, dim=0, factor=factor)
             keep(f"{layers[0]}:input", first.smp.float())
         for group in _groups(gamma_layers, nodes, video.shape[0]):
-            series = record(model, video, group, sides=("input",))
+            series = record(runner, video, group, sides=("input",))
             for layer in group:
                 x = series.pop(layer)["input"]
                 own = strides if layer == GAMMA_LAYER else (1,)
@@ -195,6 +202,7 @@ def plan(config: PropagationConfig) -> tuple[list[list[Cell]], dict[str, list[Ce
                         "peak_factor": config.peak_factor,
                         "strides": list(config.curve_strides),
                         "blanked": blanked,
+                        **config.cell_device(),
                     },
                     label=f"record {name}{setup} #{cell.config['index']}",
                     threads=config.threads_per_cell,
@@ -281,8 +289,6 @@ def flat(x: torch.Tensor) -> np.ndarray:
 
 def _shuffled(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     """A copy of ``module`` with its weight entries randomly permuted (the same |W| values)."""
-    import copy
-
     other = copy.deepcopy(module)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -73,6 +73,11 @@ class PropagationConfig(ExperimentConfig):
     curve_strides: tuple[int, ...] = (1, 2, 3, 5, 10)
     n_boot: int = 1000
 
+    DEVICES: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    """With ``device="cuda"`` the autoencoders' trainings (the nonsmoothness cells) and the
+    recording cells' float64 forward passes run there; the SMP maps, the discounting sums
+    (float64, sequential over videos) and the channel fits stay on the CPU."""
+
     BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
         "n_models": Bound(2, 1000),
         "n_videos": Bound(2, 10_000),
@@ -205,6 +210,7 @@ class PropagationConfig(ExperimentConfig):
         return NonsmoothnessConfig(
             seed=self.seed,
             threads_per_cell=self.threads_per_cell,
+            device=self.device,
             datasets=("ellipsoid",),
             n_models=self.n_models,
             frames_per_unit=self.frames_per_unit,

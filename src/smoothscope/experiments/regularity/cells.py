@@ -5,6 +5,11 @@ fixed pixel kernels), ``dip_cell`` (a deep image prior fit) and ``generator_cell
 decoder); :func:`plan` lays them out in two stages. Every cell names its function by the import
 path ``smoothscope.experiments.regularity:<name>`` (re-exported by the package), which enters the
 cell id and the seed of the global RNGs: it must not change.
+
+Device: a cell whose config names one (``"device"``; absent on the CPU, so CPU cells keep their
+ids) draws and rasterises its scenes on the CPU, then trains and runs its network there
+(:func:`smoothscope.train.fit` with :func:`~smoothscope.train.device_options`); the images come
+back to the CPU for the edge cuts and metrics.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from ..._io import load_state_dict, save_npz, save_state_dict
 from ...data import continuum as C
 from ...models import at_scale, build, l2_penalty, set_scale
 from ...sweep import Cell, CellContext, derive_seed
-from ...train import fit
+from ...train import device_options, fit
 from .config import (
     DEAD_AT_INIT,
     DIP_LR,
@@ -44,6 +49,11 @@ __all__ = [
 
 PACKAGE = "smoothscope.experiments.regularity"
 """The import path the cells name their functions by (part of every cell id: keep it)."""
+
+
+def _device(config: dict[str, Any]) -> torch.device:
+    """The cell's device: ``config["device"]``, the CPU when absent."""
+    return torch.device(config.get("device", "cpu"))
 
 
 def _unet(spec: dict[str, Any]) -> torch.nn.Module:
@@ -72,7 +82,9 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     )
     clean = C.rasterize(scenes, s, mode="area", supersample=TRAIN_SUPERSAMPLE)
     noisy = C.noisy(clean, config["sigma"], generator=g)
-    model = set_scale(_unet(config), s)
+    device = _device(config)
+    clean, noisy = clean.to(device), noisy.to(device)
+    model = set_scale(_unet(config), s).to(device)
 
     def loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         mse = F.mse_loss(out, target)
@@ -91,6 +103,7 @@ def train_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         seed=config["init_seed"],
         progress=ctx.progress,
         description=f"train s={s} λ={lam:g} {'/'.join(config['variant'])} #{config['rep']}",
+        **device_options(device),
     )
     save_state_dict(ctx.out / "model.pt", result.state_dict)
     return {"best_val_loss": result.best_val_loss, "best_epoch": result.best_epoch}
@@ -139,7 +152,8 @@ def evaluate_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     clean single-disc scenes (``cuts.npz``: the cuts of scene 0)."""
     model = _unet(config["train"])
     model.load_state_dict(load_state_dict(ctx.path_of(config["model_cell"]) / "model.pt"))
-    model.eval()
+    device = _device(config["train"])
+    model.to(device).eval()
     out: dict[str, Any] = {"target": {}, **{m: {} for m in MODES}}
     arrays = {}
     for s in config["eval_scales"]:
@@ -147,7 +161,7 @@ def evaluate_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         images = {"target": target}
         for mode in MODES:
             with at_scale(model, s, pixel_kernels=mode == "pixel"):
-                images[mode] = model(target)
+                images[mode] = model(target.to(device)).cpu()
         for who, batch in images.items():
             rows = []
             for i, scene in enumerate(scenes):
@@ -177,7 +191,8 @@ def dip_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     n0 = config["n0"]
     clean = _phantom(n0, 1)[None, None]
     g = torch.Generator().manual_seed(config["seed"])
-    target = C.noisy(clean, config["sigma"], generator=g)
+    device = _device(config)
+    target = C.noisy(clean, config["sigma"], generator=g).to(device)
     redraws, seed = 0, config["seed"]
     while True:  # a ReLU DIP whose output is constant before any fitting is redrawn (reported)
         model = build(
@@ -189,7 +204,7 @@ def dip_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
             code_seed=seed,
             code_interpolation="nearest",
             activation="lrelu",
-        )
+        ).to(device)
         with torch.no_grad():
             start = model()
         if float(start.max() - start.min()) > DEAD_AT_INIT or redraws == MAX_REDRAWS:
@@ -210,7 +225,7 @@ def dip_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
             arrays[f"s{s}_target"] = np.asarray(C.cut(truth, s, y=n0 / 2)[0])
             for mode in MODES:
                 with at_scale(model, s, pixel_kernels=mode == "pixel"):
-                    image = model()[0, 0]
+                    image = model()[0, 0].cpu()
                 mse = float(((image - truth) ** 2).mean())
                 tv = float((image.diff(dim=0).abs().sum() + image.diff(dim=1).abs().sum()) / s)
                 result[mode][str(s)] = {
@@ -249,8 +264,9 @@ def generator_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
     n0 = config["n0"]
     n = config["images"] + config["val_images"]
     scenes = [edge_scene(i, n0, config["data_seed"]) for i in range(n)]
-    codes = torch.stack([_scene_code(sc) for sc in scenes])
-    images = C.rasterize(scenes, 1, mode="area", supersample=TRAIN_SUPERSAMPLE)
+    device = _device(config)
+    codes = torch.stack([_scene_code(sc) for sc in scenes]).to(device)
+    images = C.rasterize(scenes, 1, mode="area", supersample=TRAIN_SUPERSAMPLE).to(device)
     model = build(
         "resolution-generator",
         code_dim=3,
@@ -260,7 +276,7 @@ def generator_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         activation="lrelu",
         feature_interpolation="nearest",
         seed=config["init_seed"],
-    )
+    ).to(device)
     k = config["images"]
     result = fit(
         model,
@@ -274,6 +290,7 @@ def generator_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         seed=config["init_seed"],
         progress=ctx.progress,
         description=f"generator #{config['rep']}",
+        **device_options(device),
     )
     model.load_state_dict(result.state_dict)
     model.eval()
@@ -287,11 +304,11 @@ def generator_cell(config: dict[str, Any], ctx: CellContext) -> dict[str, Any]:
         base = None
         for s in sorted(config["eval_scales"]):
             tests, _ = _targets(n0, config["test_seed"], config["test_scenes"], s)
-            z = torch.stack([_scene_code(sc) for sc in tests])
+            z = torch.stack([_scene_code(sc) for sc in tests]).to(device)
             images = {}
             for mode in MODES:
                 with at_scale(model, s, pixel_kernels=mode == "pixel"):
-                    images[mode] = model(z)
+                    images[mode] = model(z).cpu()
             base = images["continuous"] if s == 1 else base
             images["upsampled"] = base.repeat_interleave(s, dim=-2).repeat_interleave(s, dim=-1)
             for who, batch in images.items():
@@ -344,6 +361,7 @@ def plan(config: RegularityConfig) -> tuple[list[list[Cell]], dict[str, Any]]:
                 "rep": rep,
                 "data_seed": derive_seed(config.seed, "regularity-data", rep, s),
                 "init_seed": derive_seed(config.seed, "unet", *variant, rep),
+                **config.cell_device(),
             },
             label=f"train {'/'.join(variant)} s={s} λ={lam:g} #{rep}",
             threads=config.threads_per_cell,
@@ -392,6 +410,7 @@ def plan(config: RegularityConfig) -> tuple[list[list[Cell]], dict[str, Any]]:
                 "iterations": config.dip_iterations,
                 "eval_scales": list(config.eval_scales),
                 "seed": derive_seed(config.seed, "dip", rep),
+                **config.cell_device(),
             },
             label=f"dip λ={lam:g} #{rep}",
             threads=config.threads_per_cell,
@@ -416,6 +435,7 @@ def plan(config: RegularityConfig) -> tuple[list[list[Cell]], dict[str, Any]]:
                 "eval_scales": list(config.eval_scales),
                 "test_scenes": config.test_scenes,
                 "test_seed": test_seed,
+                **config.cell_device(),
             },
             label=f"generator #{rep}",
             threads=config.threads_per_cell,

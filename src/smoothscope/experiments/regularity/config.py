@@ -102,6 +102,11 @@ class RegularityConfig(ExperimentConfig):
     gen_epochs: int = 30
     n_boot: int = 2000
 
+    DEVICES: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    """With ``device="cuda"`` the U-nets, deep image priors and generators train and run there
+    (the data are drawn on the CPU and moved); the edge cuts and metrics stay on the CPU. A DIP
+    fit is sequential (one image, ``dip_iterations`` steps): launch-bound on a GPU."""
+
     BOUNDS: ClassVar[dict[str, Bound]] = {  # the rest: see ExperimentConfig.field_bounds
         "train_images": Bound(1, 200_000, unit_bytes=32 * 32 * 4, unit="32×32 float32 scene"),
         "val_images": Bound(1, 200_000, unit_bytes=32 * 32 * 4, unit="32×32 float32 scene"),
