@@ -49,25 +49,13 @@ import torch
 from torch import nn
 
 from smoothscope.experiments.forensic import ForensicConfig, fit_default_detector
+from smoothscope.experiments.forensic.config import PIPELINES
 from smoothscope.forensic.detector import load_detector
 from smoothscope.forensic.evaluation import bootstrap_weights, interval, weighted_auc
 from smoothscope.forensic.features import video_features
 from smoothscope.forensic.pipelines import apply_pipeline, codecs_available, pipeline_family
 from smoothscope.sweep import ExecutorSpec, open_executor
 
-PIPELINES = (
-    "float",
-    "quant8",
-    "h264:18",
-    "h264:23",
-    "h264:28",
-    "mpeg4:4",
-    "mpeg4:10",
-    "jpeg:90",
-    "jpeg:60",
-    "resize:0.5",
-    "noise:30",
-)
 CONTENTS = ("blobs", "waves")
 PROCESSORS = ("relu_cnn", "leaky_encdec", "relu6_residual", "dncnn_trained")
 

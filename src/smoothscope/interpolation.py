@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from ._errors import SmoothscopeError
 from ._validate import check_finite, positive
+from .train import ridge_sgd
 
 __all__ = [
     "InterpolationResult",
@@ -233,18 +234,7 @@ def train_to_interpolation(
     check_finite(x_val, "x_val")
     y, y_val = y.to(x.dtype), y_val.to(x_val.dtype)
     extra = sorted({float(m) for m in snapshots if float(m) < rule.multiple})
-    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-    filters = [m.weight for m in model.modules() if isinstance(m, convs)]
-    ids = {id(p) for p in filters}
-    others = [p for p in model.parameters() if id(p) not in ids]
-    optimizer = torch.optim.SGD(
-        [
-            {"params": filters, "weight_decay": weight_decay},
-            {"params": others, "weight_decay": 0.0},
-        ],
-        lr=lr,
-        momentum=0.0,
-    )
+    optimizer = ridge_sgd(model, lr, weight_decay)
     generator = torch.Generator().manual_seed(seed)
     n_batches = x.shape[0] // batch_size
     state = InterpolationState()

@@ -263,6 +263,23 @@ def hinge_loss(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.clamp(1.0 - y * output, min=0.0).mean()
 
 
+
+def ridge_sgd(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.SGD:
+    """Plain SGD (no momentum) with the ridge on the convolution filters only (paper B §4.3:
+    biases and the readout are not decayed)."""
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    filters = [m.weight for m in model.modules() if isinstance(m, convs)]
+    ids = {id(p) for p in filters}
+    others = [p for p in model.parameters() if id(p) not in ids]
+    return torch.optim.SGD(
+        [
+            {"params": filters, "weight_decay": weight_decay},
+            {"params": others, "weight_decay": 0.0},
+        ],
+        lr=lr,
+        momentum=0.0,
+    )
+
 def train_hinge(
     model: nn.Module,
     x: torch.Tensor,
@@ -309,17 +326,7 @@ def train_hinge(
             f"y: expected {x.shape[0]} labels in {{-1, +1}}, got shape {tuple(y.shape)}"
         )
     check_finite(x, "x")
-    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-    filters = [m.weight for m in model.modules() if isinstance(m, convs)]
-    ids = {id(p) for p in filters}
-    others = [p for p in model.parameters() if id(p) not in ids]
-    optimizer = torch.optim.SGD(
-        [
-            {"params": filters, "weight_decay": weight_decay},
-            {"params": others, "weight_decay": 0.0},
-        ],
-        lr=lr,
-    )
+    optimizer = ridge_sgd(model, lr, weight_decay)
     generator = torch.Generator().manual_seed(seed)
     n = x.shape[0]
     history: list[dict[str, float]] = []
