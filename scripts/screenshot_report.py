@@ -21,13 +21,34 @@ import sys
 import tempfile
 from pathlib import Path
 
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+"""Executables tried in order (``tests/_chromium.py`` uses the same lookup and flags)."""
+
+
+def find_chromium() -> str | None:
+    """The Chromium executable, or ``None``."""
+    return next((p for n in CHROMIUM_NAMES if (p := shutil.which(n))), None)
+
+
+def headless_flags(profile: str | Path) -> list[str]:
+    """Flags of a headless, offline, quiet Chromium with its own profile folder."""
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+    ]
+
 
 def screenshot(report: Path, out: Path, width: int = 1280, height: int = 900) -> Path:
     """Write a PNG of the first ``height`` pixels of ``report`` in a ``width`` px window."""
-    chromium = next(
-        (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))),
-        None,
-    )
+    chromium = find_chromium()
     if chromium is None:
         raise SystemExit("screenshot_report: chromium not found (apt-get install chromium)")
     if not report.is_file():
@@ -36,16 +57,7 @@ def screenshot(report: Path, out: Path, width: int = 1280, height: int = 900) ->
     with tempfile.TemporaryDirectory() as profile:
         cmd = [
             chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
+            *headless_flags(profile),
             f"--window-size={width},{height}",
             "--virtual-time-budget=10000",
             f"--screenshot={out.resolve()}",

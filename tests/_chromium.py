@@ -4,9 +4,9 @@ probe script measured (the report itself has no script: the probe goes into a te
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -57,28 +57,18 @@ window.addEventListener("load", function () {
 </script>"""
 
 
+_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "screenshot_report.py"
+_spec = importlib.util.spec_from_file_location("screenshot_report", _SCRIPT)
+_screenshot = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_screenshot)  # the lookup and flags of the README's screenshot
+
+
 def chromium() -> str:
     """The Chromium executable; the test is skipped without one (``.ci/run`` installs it)."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("chromium not installed: apt-get install chromium")
-
-
-def _flags(profile: Path) -> list[str]:
-    return [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-    ]
+    path = _screenshot.find_chromium()
+    if path is None:
+        pytest.skip("chromium not installed: apt-get install chromium")
+    return path
 
 
 def probe_layout(page: Path, width: int, tmp: Path) -> dict[str, Any]:
@@ -92,7 +82,7 @@ def probe_layout(page: Path, width: int, tmp: Path) -> dict[str, Any]:
     profile.mkdir(exist_ok=True)
     cmd = [
         chromium(),
-        *_flags(profile),
+        *_screenshot.headless_flags(profile),
         f"--window-size={width},{SCREEN_HEIGHT.get(width, 900)}",
         "--virtual-time-budget=10000",
         "--dump-dom",
